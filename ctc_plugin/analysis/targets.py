@@ -1,0 +1,162 @@
+"""Which target dataset a temporal-transfer probe reads, and at which image size.
+
+A target is named by the base of its registered splits: ``stl10`` reads ``stl10_train``
+and ``stl10_test`` (``_val`` when there is no ``_test``). With no name, the target is the
+classes of the pretraining dataset that the run held out (``DATASETS.CLASSES`` kept the
+others): the offline default, e.g. Fashion-MNIST pretrained on 5 classes and probed on
+the other 5.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch.utils.data import Dataset
+
+from ..data import build_dataset
+from ..data import cinic10 as _cinic10  # noqa: F401  (registration of the target datasets)
+from ..data import stl10 as _stl10  # noqa: F401
+from ..data.base import ClassificationDataset
+from ..registry import DATASET_REGISTRY
+from ..utils.errors import UserError
+from .checkpoints import config_value
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Target",
+    "build_target_splits",
+    "int_list",
+    "limit_samples",
+    "native_image_size",
+    "resolve_target",
+    "split_names",
+]
+
+# Image side that the "mnist" style produces before any resize (28 padded to 32).
+_STYLE_NATIVE_SIZE = {"mnist": 32}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target dataset: registered split names, root, classes kept (empty: all)."""
+
+    train: str
+    test: str
+    root: str
+    classes: Tuple[int, ...] = ()
+
+    @property
+    def description(self) -> str:
+        base = self.train[: -len("_train")] if self.train.endswith("_train") else self.train
+        return f"{base} classes {list(self.classes)}" if self.classes else base
+
+
+def split_names(base: str) -> Tuple[str, str]:
+    """``stl10`` -> (``stl10_train``, ``stl10_test``); a base with only ``_val`` uses it."""
+    train = f"{base}_train"
+    test = (
+        f"{base}_test" if f"{base}_test" in DATASET_REGISTRY or f"{base}_val" not in DATASET_REGISTRY else f"{base}_val"
+    )
+    for name in (train, test):
+        if name not in DATASET_REGISTRY:
+            known = sorted({n.rsplit("_", 1)[0] for n, _ in DATASET_REGISTRY})
+            raise UserError(f"no registered dataset {name}; target datasets: {', '.join(known)}")
+    return train, test
+
+
+def _base_name(split: str) -> str:
+    for suffix in ("_train", "_test", "_val"):
+        if split.endswith(suffix):
+            return split[: -len(suffix)]
+    return split
+
+
+def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config: Optional[Dict[str, Any]]) -> Target:
+    """The target of a probe from its settings, or the run's held-out classes by default.
+
+    Args:
+        dataset: base name of the target (``stl10``, ``cinic10``, ``fashion_mnist``), or
+            "" for the classes the pretraining run held out.
+        root: folder of the target; "" takes the run's ``DATASETS.ROOT``.
+        classes: target classes to keep (empty: all); ignored for the held-out default.
+        run_config: the pretraining config (nested dicts), needed for the defaults.
+    """
+    run_root = str(config_value(run_config or {}, "DATASETS.ROOT", "") or "")
+    if dataset:
+        train, test = split_names(dataset)
+        return Target(train, test, root or run_root, tuple(int(c) for c in classes))
+    if run_config is None:
+        raise UserError("no target dataset given and no pretraining config to take the held-out classes from")
+    source = str(config_value(run_config, "DATASETS.TRAIN", ""))
+    kept = [int(c) for c in config_value(run_config, "DATASETS.CLASSES", []) or []]
+    if not kept:
+        raise UserError(
+            f"the run was pretrained on all classes of {source}, so it holds none out: "
+            "name a target dataset (e.g. stl10 or cinic10) and its root"
+        )
+    train, test = split_names(_base_name(source))
+    num_classes = build_dataset(train, root or run_root).num_classes
+    held_out = tuple(c for c in range(num_classes) if c not in set(kept))
+    if not held_out:
+        raise UserError(f"the run kept every class of {source}; name a target dataset")
+    return Target(train, test, root or run_root, held_out)
+
+
+class _Samples(ClassificationDataset):
+    """The samples ``indices`` of a dataset (same classes and labels)."""
+
+    def __init__(self, dataset: ClassificationDataset, indices: Sequence[int]) -> None:
+        super().__init__([dataset.targets[i] for i in indices], dataset.classes)
+        self.dataset = dataset
+        self.indices = list(indices)
+        self.style = dataset.style
+
+    def load_image(self, index: int) -> Any:
+        return self.dataset.load_image(self.indices[index])
+
+
+def limit_samples(dataset: ClassificationDataset, max_samples: int, seed: int = 0) -> ClassificationDataset:
+    """A seeded random ``max_samples`` of a dataset (in the original order); all when 0."""
+    if max_samples <= 0 or max_samples >= len(dataset):
+        return dataset
+    generator = torch.Generator().manual_seed(seed)
+    indices = sorted(torch.randperm(len(dataset), generator=generator)[:max_samples].tolist())
+    return _Samples(dataset, indices)
+
+
+def build_target_splits(
+    target: Target, max_train: int = 0, max_test: int = 0, seed: int = 0
+) -> Tuple[ClassificationDataset, ClassificationDataset]:
+    """The target's (train, test) datasets, restricted to its classes and sample limits."""
+    train = build_dataset(target.train, target.root, target.classes)
+    test = build_dataset(target.test, target.root, target.classes)
+    return limit_samples(train, max_train, seed), limit_samples(test, max_test, seed + 1)
+
+
+def native_image_size(dataset: Dataset, default: int) -> int:
+    """The side at which a dataset's images are probed when no size is given.
+
+    The authors' release resized every target image to 32x32; we keep the target's own
+    resolution (STL-10: 96, CINIC-10: 32, Fashion-MNIST: 32 after the style's padding).
+    Images of the "imagenet" style vary in size and are cropped to ``default``
+    (the pretraining run's ``INPUT.SIZE``).
+    """
+    style = getattr(dataset, "style", "imagenet")
+    if style in _STYLE_NATIVE_SIZE:
+        return _STYLE_NATIVE_SIZE[style]
+    if style == "imagenet":
+        return default
+    image, _ = dataset[0]
+    return min(image.size)
+
+
+def int_list(values: Union[str, Sequence[Any]], what: str = "class indices") -> List[int]:
+    """Integers from a config list or a comma-separated string ("" gives [])."""
+    if isinstance(values, str):
+        values = [v for v in values.replace(" ", "").split(",") if v]
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise UserError(f"{what} must be comma-separated integers, got {values!r}") from None

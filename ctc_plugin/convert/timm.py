@@ -1,0 +1,295 @@
+"""torchvision-keyed ResNet weights -> a file timm's own pretrained loader reads.
+
+timm's ``resnet18/34/50/101`` use torchvision's parameter names, so the mapping is the
+identity; what this module adds is everything around it that users trip over:
+
+- the file is read by timm's recommended fine-tuning call, which re-initialises the head
+  when the class count differs (``checkpoint_path=`` would load strictly and fail)::
+
+      timm.create_model("resnet50", pretrained=True, num_classes=200,
+                        pretrained_cfg_overlay=dict(file="out_timm.pth"))
+
+- timm compares ``num_classes`` with its *pretrained config's* class count (1000 for the
+  ResNets), not with the file. To keep a source head of another width (e.g. 100 CIFAR-100
+  classes) say so in the overlay: ``pretrained_cfg_overlay=dict(file=..., num_classes=100)``
+  (see ``timm_overlay``); without it the head is always new unless the file has 1000 classes;
+- a CIFAR-stem network (3x3 stride-1 conv, no max-pool) has no timm counterpart and is
+  refused with the reason;
+- the conversion is verified by computation: the timm model built from the file computes
+  the source's pooled features and logits (``verify_timm_file``).
+
+timm is imported inside the functions, so the package imports with torch alone.
+"""
+
+import logging
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+from ..utils.errors import UserError
+from ..utils.io import atomic_torch_save, atomic_write
+from .verify import relative_difference
+
+logger = logging.getLogger(__name__)
+
+# Our ResNet depths and the timm architectures with the same layout and names.
+TIMM_RESNETS: Dict[int, str] = {18: "resnet18", 34: "resnet34", 50: "resnet50", 101: "resnet101"}
+
+# Verification tolerance: max |timm - source| / max |source| over a batch of outputs.
+DEFAULT_TOLERANCE = 1e-5
+
+
+def timm_model_name(arch: Mapping[str, Any]) -> str:
+    """The timm architecture that takes weights of ``arch`` ({"depth", "stem", "num_classes"}).
+
+    Raises:
+        UserError: for a CIFAR stem or a depth timm has no plain ResNet for.
+    """
+    if arch.get("stem", "imagenet") != "imagenet":
+        raise UserError(
+            f"a ResNet with the {arch.get('stem')!r} stem (3x3 stride-1 conv1, no max-pool) has no "
+            "timm counterpart: timm's ResNet stems are the 7x7 stride-2 conv with max-pool and the "
+            "'deep' three-conv stems, so timm.create_model(pretrained=True) cannot load its conv1; "
+            "pretrain with the ImageNet stem (MODEL.STEM imagenet) to fine-tune in timm"
+        )
+    depth = int(arch.get("depth", 0))
+    if depth not in TIMM_RESNETS:
+        raise UserError(f"no timm ResNet for depth {depth}; supported: {sorted(TIMM_RESNETS)}")
+    return TIMM_RESNETS[depth]
+
+
+def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+    """Map a torchvision-keyed ResNet state_dict to timm's names, checked against timm's model.
+
+    The names are the same in both libraries; the check builds the timm architecture (random
+    init, no download) and requires exactly its keys and shapes; only the head may be absent.
+
+    Args:
+        state_dict: torchvision-keyed weights, BatchNorm buffers included, ``fc.*`` optional.
+        arch: {"depth", "stem", "num_classes"} of the source network.
+
+    Returns:
+        A new dict of contiguous float CPU tensors (``num_batches_tracked`` stays int64).
+
+    Raises:
+        UserError: for a CIFAR stem, or when keys or shapes do not match timm's model.
+    """
+    import timm
+
+    name = timm_model_name(arch)
+    converted = {key: tensor.detach().cpu().contiguous().clone() for key, tensor in state_dict.items()}
+    num_classes = int(converted["fc.weight"].shape[0]) if "fc.weight" in converted else 1000
+    reference = timm.create_model(name, pretrained=False, num_classes=num_classes).state_dict()
+    if "fc.weight" not in converted:  # headless weights: timm starts a new head
+        reference = {key: value for key, value in reference.items() if not key.startswith("fc.")}
+    missing = sorted(set(reference) - set(converted))
+    unexpected = sorted(set(converted) - set(reference))
+    if missing or unexpected:
+        raise UserError(f"weights do not fit timm {name}: missing {_few(missing)}, unexpected {_few(unexpected)}")
+    for key, tensor in reference.items():
+        if converted[key].shape != tensor.shape:
+            raise UserError(
+                f"weights do not fit timm {name}: {key} has shape {tuple(converted[key].shape)}, "
+                f"timm expects {tuple(tensor.shape)}"
+            )
+        converted[key] = converted[key].to(tensor.dtype)
+    return converted
+
+
+def save_timm_weights(
+    state_dict: Mapping[str, torch.Tensor], path: str, metadata: Optional[Mapping[str, str]] = None
+) -> None:
+    """Write weights where timm's ``load_state_dict`` reads them, atomically.
+
+    ``.safetensors`` paths get a safetensors file (the format timm's hub uses), anything else a
+    torch file ``{"state_dict": ..., "meta": ...}``: timm unwraps ``state_dict`` itself.
+
+    Args:
+        state_dict: the output of ``to_timm_state_dict``.
+        path: the file to write.
+        metadata: strings recorded beside the weights (where they came from).
+    """
+    metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+    if path.endswith(".safetensors"):
+        from safetensors.torch import save
+
+        payload = save(dict(state_dict), metadata=metadata)
+        atomic_write(path, lambda f: f.write(payload))
+    else:
+        atomic_torch_save({"state_dict": dict(state_dict), "meta": metadata}, path)
+
+
+def convert_to_timm_file(
+    state_dict: Mapping[str, torch.Tensor],
+    arch: Mapping[str, Any],
+    path: str,
+    source: str = "",
+    verify: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Dict[str, float]:
+    """Convert, write and (unless ``verify`` is False) verify; ``path`` appears only if the check passes.
+
+    Args:
+        state_dict: torchvision-keyed source weights (from ``load_resnet_state_dict``).
+        arch: their {"depth", "stem", "num_classes"}.
+        path: output file, ``.pth`` or ``.safetensors``.
+        source: where the weights came from, recorded in the file.
+        verify: run ``verify_timm_file`` on the written file before moving it into place.
+        tolerance: the largest relative difference accepted.
+
+    Returns:
+        The relative differences measured ({} without verification).
+    """
+    name = timm_model_name(arch)
+    converted = to_timm_state_dict(state_dict, arch)
+    metadata = {
+        "source": source,
+        "timm_model": name,
+        "depth": arch["depth"],
+        "stem": arch.get("stem", "imagenet"),
+    }
+    folder, base = os.path.split(os.path.abspath(path))
+    extension = ".safetensors" if base.endswith(".safetensors") else ".pth"
+    unverified = os.path.join(folder, f".{base}.unverified{extension}")
+    try:
+        save_timm_weights(converted, unverified, metadata)
+        differences = verify_timm_file(unverified, state_dict, arch, tolerance=tolerance) if verify else {}
+        os.replace(unverified, path)
+    finally:
+        if os.path.exists(unverified):
+            os.remove(unverified)
+    return differences
+
+
+def timm_overlay(path: str) -> Dict[str, Any]:
+    """``pretrained_cfg_overlay`` for a converted file that keeps its head when ``num_classes`` matches.
+
+    Reads the head width from the file, so
+    ``create_model(name, pretrained=True, num_classes=C, pretrained_cfg_overlay=timm_overlay(p))``
+    keeps the source head when C equals it and starts a new one otherwise.
+    """
+    from timm.models import load_state_dict
+
+    head = load_state_dict(path).get("fc.weight")
+    overlay: Dict[str, Any] = {"file": os.fspath(path)}
+    if head is not None:
+        overlay["num_classes"] = int(head.shape[0])
+    return overlay
+
+
+def create_timm_resnet(
+    name: str,
+    num_classes: int,
+    state_dict: Mapping[str, torch.Tensor],
+    source_classes: Optional[int],
+) -> torch.nn.Module:
+    """A timm model initialised from converted weights through timm's pretrained loader.
+
+    The head is loaded when ``num_classes == source_classes`` and re-initialised otherwise
+    (always, for headless weights: ``source_classes`` None).
+    The weights pass through the overlay's ``state_dict`` (no file); the reference to them is
+    dropped from the model's ``pretrained_cfg`` afterwards.
+    """
+    import timm
+
+    overlay = {"state_dict": dict(state_dict), "num_classes": int(source_classes or 0)}
+    model = timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay)
+    model.pretrained_cfg.pop("state_dict", None)
+    return model
+
+
+@torch.no_grad()
+def verify_timm_file(
+    path: str,
+    state_dict: Mapping[str, torch.Tensor],
+    arch: Mapping[str, Any],
+    image_size: int = 64,
+    batch_size: int = 2,
+    seed: int = 0,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Dict[str, float]:
+    """Check by computation that timm, loading ``path``, computes what the source computes.
+
+    The source is our torchvision-keyed ``ResNet`` loaded with ``state_dict``. The timm model
+    is built twice through ``create_model(..., pretrained=True, pretrained_cfg_overlay=...)``:
+    with the source's class count (head kept: pooled features and logits compared) and, as
+    users write the call, with another class count (a new head: features compared). Both
+    run in eval mode on one random batch, so BatchNorm statistics take part.
+
+    Args:
+        path: a file written by ``save_timm_weights``.
+        state_dict: the source's torchvision-keyed weights.
+        arch: the source's {"depth", "stem", "num_classes"}.
+        image_size: side of the random input images.
+        batch_size: number of random images.
+        seed: seed of the random input.
+        tolerance: the largest relative difference accepted.
+
+    Returns:
+        {"features", "logits" (with a head), "features_new_head"}: each
+        max |timm - source| / max |source|.
+
+    Raises:
+        UserError: when a difference exceeds ``tolerance`` or the new head is not new.
+    """
+    import timm
+
+    from ..models.resnet import ResNet
+
+    name = timm_model_name(arch)
+    has_head = "fc.weight" in state_dict
+    num_classes = int(state_dict["fc.weight"].shape[0]) if has_head else 1000
+    source = ResNet(int(arch["depth"]), stem=arch.get("stem", "imagenet"), num_classes=num_classes)
+    load_result = source.load_state_dict(dict(state_dict), strict=has_head)
+    assert set(load_result.missing_keys) <= {"fc.weight", "fc.bias"}, load_result.missing_keys
+    source.eval()
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
+    features, logits = source.forward_features(images), source(images)
+
+    differences: Dict[str, float] = {}
+    if has_head:
+        same_head = timm.create_model(
+            name,
+            pretrained=True,
+            num_classes=num_classes,
+            pretrained_cfg_overlay=timm_overlay(path),
+        )
+        timm_features, timm_logits = _timm_outputs(same_head.eval(), images)
+        differences["features"] = relative_difference(features, timm_features)
+        differences["logits"] = relative_difference(logits, timm_logits)
+    # The call exactly as users write it for fine-tuning: a new head of another width.
+    other_classes = num_classes + 1
+    new_head = timm.create_model(
+        name,
+        pretrained=True,
+        num_classes=other_classes,
+        pretrained_cfg_overlay=dict(file=os.fspath(path)),
+    )
+    new_features, new_logits = _timm_outputs(new_head.eval(), images)
+    differences["features_new_head"] = relative_difference(features, new_features)
+    logger.info("timm %s vs source, max relative differences: %s", name, differences)
+
+    worst = max(differences, key=differences.get)
+    if differences[worst] > tolerance:
+        raise UserError(
+            f"conversion check failed: timm {name} {worst} differ from the source by "
+            f"{differences[worst]:.3g} relative (tolerance {tolerance:g})"
+        )
+    if tuple(new_logits.shape) != (batch_size, other_classes):
+        raise UserError(f"timm {name} did not build a new {other_classes}-class head")
+    return differences
+
+
+def _timm_outputs(model: torch.nn.Module, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(pooled features, logits) of a timm classifier."""
+    feature_map = model.forward_features(images)
+    return model.forward_head(feature_map, pre_logits=True), model.forward_head(feature_map)
+
+
+def _few(keys: list, limit: int = 4) -> str:
+    if not keys:
+        return "none"
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more

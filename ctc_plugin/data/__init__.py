@@ -1,0 +1,16 @@
+from . import cifar100, fashion_mnist, imagenet  # noqa: F401  (only registration)
+from .base import ClassificationDataset
+from .build import build_dataset, build_test_loader, build_train_loader
+from .sampler import EpochBatchSampler
+from .samples import IndexedSamples
+from .transforms import build_transform
+
+__all__ = [
+    "ClassificationDataset",
+    "EpochBatchSampler",
+    "IndexedSamples",
+    "build_dataset",
+    "build_test_loader",
+    "build_train_loader",
+    "build_transform",
+]

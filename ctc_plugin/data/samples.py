@@ -1,0 +1,37 @@
+"""Samples of (image, label, index) whose augmentation depends only on (seed, epoch, index).
+
+Seeding every sample's transform makes the augmentation of a run independent of the
+number of loader workers and of the number of processes, and lets a resumed run see
+exactly the images the uninterrupted one would have seen.
+"""
+
+from typing import Callable, Tuple, Union
+
+import torch
+from torch.utils.data import Dataset
+
+from ..utils.seeding import mix_seed
+from .base import ClassificationDataset
+
+
+class IndexedSamples(Dataset):
+    """Wrap a ``ClassificationDataset``: item ``(index, epoch)`` -> ``(image, label, index)``.
+
+    A plain ``index`` (as a test loader passes) is read with epoch 0.
+    """
+
+    def __init__(self, dataset: ClassificationDataset, transform: Callable, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.transform = transform
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: Union[int, Tuple[int, int]]) -> Tuple[torch.Tensor, int, int]:
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
+        image, label = self.dataset[index]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(mix_seed(self.seed, epoch, index))
+            image = self.transform(image)
+        return image, label, index

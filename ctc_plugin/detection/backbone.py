@@ -1,0 +1,197 @@
+"""The CTC ResNet-FPN backbone: a Detectron2 ResNet laid out like torchvision's.
+
+``build_ctc_resnet_fpn_backbone`` (registered in Detectron2's ``BACKBONE_REGISTRY``)
+reads the weights in ``MODEL.WEIGHTS`` to build the ResNet that matches them (depth,
+ImageNet or CIFAR stem), loads a raw pretraining checkpoint converted on the fly, and
+runs in a single process when the config asks for SyncBN.
+"""
+
+import logging
+import math
+from typing import Dict, Sequence
+
+import numpy as np
+import torch
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import BACKBONE_REGISTRY, Backbone
+from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
+from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
+
+from ..convert.detectron2 import convert_to_detectron2, summarize_dropped
+from ..convert.source import Arch, describe_arch
+from ..models.resnet import BLOCKS
+from ..utils.errors import UserError
+from .config import TORCHVISION_PIXEL_MEAN, TORCHVISION_PIXEL_STD
+from .norm import resolve_norm
+from .stem import CifarStem
+from .weights import WeightsInfo, inspect_weights
+
+logger = logging.getLogger(__name__)
+
+RESNET_STAGES = ("res2", "res3", "res4", "res5")
+
+
+def build_ctc_resnet(
+    depth: int,
+    stem: str = "imagenet",
+    norm: str = "BN",
+    cifar_stem_stride: int = 4,
+    out_features: Sequence[str] = RESNET_STAGES,
+    freeze_at: int = 0,
+    in_channels: int = 3,
+) -> ResNet:
+    """A Detectron2 ``ResNet`` that computes what torchvision's does with the same weights.
+
+    The stride sits in the 3x3 conv of a bottleneck (torchvision's layout, i.e.
+    ``STRIDE_IN_1X1: False``) and ResNet-18/34 use 64-channel basic blocks.
+
+    Args:
+        depth: 18, 34, 50 or 101.
+        stem: "imagenet" or "cifar".
+        norm: normalisation of every conv, as for ``detectron2.layers.get_norm``.
+        cifar_stem_stride: 1 or 4, see ``CifarStem``.
+        out_features: stages to return.
+        freeze_at: stages to freeze (0: none, 1: the stem, 2: the stem and res2, ...).
+        in_channels: image channels.
+    """
+    if depth not in BLOCKS:
+        raise ValueError(f"ResNet depth must be one of {sorted(BLOCKS)}, got {depth}")
+    if stem == "cifar":
+        stem_module = CifarStem(in_channels, 64, norm=norm, stride=cifar_stem_stride)
+    elif stem == "imagenet":
+        stem_module = BasicStem(in_channels, 64, norm=norm)
+    else:
+        raise ValueError(f"ResNet stem must be 'imagenet' or 'cifar', got {stem!r}")
+    block, blocks_per_stage = BLOCKS[depth]
+    bottleneck = block.expansion == 4
+    stage_in, stage_out, bottleneck_channels = 64, 64 * block.expansion, 64
+    stages = []
+    for index, num_blocks in enumerate(blocks_per_stage):
+        stage_kwargs = {
+            "num_blocks": num_blocks,
+            "stride_per_block": [1 if index == 0 else 2] + [1] * (num_blocks - 1),
+            "in_channels": stage_in,
+            "out_channels": stage_out,
+            "norm": norm,
+        }
+        if bottleneck:
+            stage_kwargs.update(
+                block_class=BottleneckBlock,
+                bottleneck_channels=bottleneck_channels,
+                stride_in_1x1=False,
+            )
+        else:
+            stage_kwargs.update(block_class=BasicBlock)
+        stages.append(ResNet.make_stage(**stage_kwargs))
+        stage_in, stage_out, bottleneck_channels = stage_out, stage_out * 2, bottleneck_channels * 2
+    return ResNet(stem_module, stages, out_features=list(out_features), freeze_at=freeze_at)
+
+
+@BACKBONE_REGISTRY.register()
+def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
+    """ResNet-FPN for torchvision-style (CTC-pretrained) weights.
+
+    Reads ``MODEL.CTC`` (see ``add_ctc_config``), ``MODEL.RESNETS.{DEPTH, NORM,
+    OUT_FEATURES}``, ``MODEL.BACKBONE.FREEZE_AT`` and ``MODEL.FPN``. ``RES2_OUT_CHANNELS``
+    and ``STRIDE_IN_1X1`` follow from the weights and are not read.
+    """
+    if cfg.MODEL.CTC.CHECK_TORCHVISION_INPUT:
+        check_torchvision_input(cfg)
+    info = inspect_weights(cfg.MODEL.WEIGHTS, cfg.MODEL.CTC.WEIGHTS_PREFIX)
+    arch = _choose_arch(cfg, info)
+    device = cfg.MODEL.DEVICE
+    bottom_up = build_ctc_resnet(
+        arch["depth"],
+        arch["stem"],
+        norm=resolve_norm(cfg.MODEL.RESNETS.NORM, "MODEL.RESNETS.NORM", device),
+        cifar_stem_stride=cfg.MODEL.CTC.CIFAR_STEM_STRIDE,
+        out_features=cfg.MODEL.RESNETS.OUT_FEATURES,
+        freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT,
+        in_channels=input_shape.channels,
+    )
+    if info.raw_state_dict is not None:
+        load_raw_weights(bottom_up, info.raw_state_dict, cfg.MODEL.WEIGHTS)
+    top_block = LastLevelMaxPool()
+    # p6 pools the coarsest FPN level: "p5" normally, "p3" for a stride-1 CIFAR stem.
+    coarsest = bottom_up.output_shape()[cfg.MODEL.FPN.IN_FEATURES[-1]].stride
+    top_block.in_feature = f"p{int(math.log2(coarsest))}"
+    return FPN(
+        bottom_up=bottom_up,
+        in_features=cfg.MODEL.FPN.IN_FEATURES,
+        out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
+        norm=resolve_norm(cfg.MODEL.FPN.NORM, "MODEL.FPN.NORM", device),
+        top_block=top_block,
+        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
+    )
+
+
+def check_torchvision_input(cfg) -> None:
+    """Refuse input settings that silently cost AP with torchvision-style weights.
+
+    Raises:
+        UserError: naming the key and the value it needs.
+    """
+    wanted = {
+        "INPUT.FORMAT": (cfg.INPUT.FORMAT, "RGB"),
+        "MODEL.RESNETS.STRIDE_IN_1X1": (cfg.MODEL.RESNETS.STRIDE_IN_1X1, False),
+        "MODEL.PIXEL_MEAN": (list(cfg.MODEL.PIXEL_MEAN), TORCHVISION_PIXEL_MEAN),
+        "MODEL.PIXEL_STD": (list(cfg.MODEL.PIXEL_STD), TORCHVISION_PIXEL_STD),
+    }
+    for key, (value, needed) in wanted.items():
+        if isinstance(needed, list):
+            matches = len(value) == len(needed) and np.allclose(value, needed, atol=1e-3)
+        else:
+            matches = value == needed
+        if not matches:
+            raise UserError(
+                f"{key} is {value} but torchvision-style weights need {needed} "
+                "(set MODEL.CTC.CHECK_TORCHVISION_INPUT False to override)"
+            )
+
+
+def load_raw_weights(bottom_up: ResNet, raw_state_dict: Dict[str, torch.Tensor], source: str) -> None:
+    """Convert torchvision-keyed weights and load every tensor of ``bottom_up`` from them.
+
+    Raises:
+        UserError: some tensor of ``bottom_up`` is not in the weights, or has another shape.
+    """
+    converted, _, dropped = convert_to_detectron2(raw_state_dict)
+    own = bottom_up.state_dict()
+    missing = [key for key in own if key not in converted and not key.endswith("num_batches_tracked")]
+    unexpected = [key for key in converted if key not in own]
+    wrong_shape = [key for key in converted if key in own and own[key].shape != converted[key].shape]
+    if missing or unexpected or wrong_shape:
+        raise UserError(
+            f"MODEL.WEIGHTS {source} does not fit the backbone: missing {missing[:4]}, "
+            f"unexpected {unexpected[:4]}, wrong shape {wrong_shape[:4]}"
+        )
+    bottom_up.load_state_dict({key: torch.as_tensor(value) for key, value in converted.items()}, strict=False)
+    logger.info(
+        "Loaded all %d backbone tensors from raw checkpoint %s, converted on the fly (dropped: %s)",
+        len(converted),
+        source,
+        summarize_dropped(dropped),
+    )
+
+
+def _choose_arch(cfg, info: WeightsInfo) -> Arch:
+    configured = {"depth": cfg.MODEL.RESNETS.DEPTH, "stem": cfg.MODEL.CTC.STEM}
+    if info.arch is None:
+        return configured
+    from_weights = {"depth": info.arch["depth"], "stem": info.arch["stem"]}
+    if cfg.MODEL.CTC.ARCH_FROM_WEIGHTS:
+        if from_weights != configured:
+            logger.warning(
+                "MODEL.WEIGHTS holds a %s: building that (MODEL.RESNETS.DEPTH %s and "
+                "MODEL.CTC.STEM %s are overridden by MODEL.CTC.ARCH_FROM_WEIGHTS)",
+                describe_arch(info.arch),
+                configured["depth"],
+                configured["stem"],
+            )
+        return from_weights
+    if from_weights != configured:
+        raise UserError(
+            f"MODEL.WEIGHTS holds a {describe_arch(info.arch)} but the config asks for "
+            f"{describe_arch(configured)}; set MODEL.RESNETS.DEPTH / MODEL.CTC.STEM to match"
+        )
+    return configured

@@ -1,0 +1,70 @@
+"""What ``MODEL.WEIGHTS`` holds: which ResNet, and raw weights still to be converted."""
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+
+from ..convert.detectron2 import arch_of_detectron2_weights, read_detectron2_pickle
+from ..convert.source import Arch, describe_arch, load_resnet_state_dict
+from ..utils.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+# Where Detectron2's ResNet-FPN keeps the ResNet in a model's state_dict.
+BOTTOM_UP_PREFIX = "backbone.bottom_up."
+
+
+@dataclass
+class WeightsInfo:
+    """What a weights file holds.
+
+    Attributes:
+        arch: the ResNet in the file (``{"depth", "stem", "num_classes"}``), or None when
+            the file says nothing we can read (no file, a URL, a Caffe2 pickle).
+        raw_state_dict: torchvision-keyed weights when the file is a raw pretraining or
+            torchvision checkpoint that still needs converting, else None.
+    """
+
+    arch: Optional[Arch] = None
+    raw_state_dict: Optional[Dict[str, torch.Tensor]] = None
+
+
+def inspect_weights(path: str, prefix: str = "") -> WeightsInfo:
+    """Look into ``MODEL.WEIGHTS``.
+
+    Args:
+        path: a converted ``.pkl``, a raw checkpoint, a Detectron2 checkpoint, a URL or "".
+        prefix: sub-module of a raw checkpoint (``MODEL.CTC.WEIGHTS_PREFIX``).
+
+    Raises:
+        UserError: a local file that is neither a Detectron2 checkpoint nor a ResNet.
+    """
+    if not path or "://" in path or not os.path.isfile(path):
+        return WeightsInfo()
+    if path.endswith(".pkl"):
+        data = read_detectron2_pickle(path)
+        if isinstance(data, Mapping) and isinstance(data.get("ctc_arch"), Mapping):
+            return WeightsInfo(arch=dict(data["ctc_arch"]))
+        model = data.get("model", data) if isinstance(data, Mapping) else {}
+        return WeightsInfo(arch=arch_of_detectron2_weights(model))
+    if path.endswith(".pyth"):
+        return WeightsInfo()  # pycls: Detectron2 reads those itself
+    payload = _torch_load(path)
+    model = payload.get("model") if isinstance(payload, Mapping) else None
+    if isinstance(model, Mapping) and any(key.startswith("backbone.") for key in model):
+        return WeightsInfo(arch=arch_of_detectron2_weights(model, BOTTOM_UP_PREFIX))
+    state_dict, arch = load_resnet_state_dict(payload, prefix)
+    where = f"{path}" + (f" under prefix {prefix!r}" if prefix else "")
+    logger.info("%s holds a raw %s; it is converted on the fly", where, describe_arch(arch))
+    return WeightsInfo(arch=arch, raw_state_dict=state_dict)
+
+
+def _torch_load(path: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # not a torch file, or one holding arbitrary objects
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"cannot read MODEL.WEIGHTS {path}: {first_line}") from None

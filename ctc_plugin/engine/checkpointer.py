@@ -1,0 +1,57 @@
+"""fvcore's Checkpointer, writing atomically, with the ResNet's own keys under "model".
+
+A checkpoint holds ``"model"``: the backbone's torchvision-keyed state_dict, ``"arch"``:
+``{"depth", "stem", "num_classes"}``, ``"epoch"``, and what resume needs (``"ctc"``:
+heads, memories, Z and information bank; ``"trainer"``: iteration, optimizer and hooks).
+It contains only tensors and plain containers, so it loads with ``weights_only=True``.
+"""
+
+import os
+from typing import Any, Dict
+
+from fvcore.common.checkpoint import Checkpointer
+
+from ..utils.io import atomic_torch_save, atomic_write_text, load_checkpoint
+
+
+class MethodState:
+    """Adapts ``CTC.method_state_dict`` to the checkpointable protocol."""
+
+    def __init__(self, ctc) -> None:
+        self.ctc = ctc
+
+    def state_dict(self) -> Dict[str, Any]:
+        return self.ctc.method_state_dict()
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.ctc.load_method_state_dict(state)
+
+
+class AtomicCheckpointer(Checkpointer):
+    """Every file is written to a temporary name and renamed; loads use ``weights_only``."""
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict()}
+        if hasattr(self.model, "arch"):
+            data["arch"] = self.model.arch
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        self.logger.info(f"Saving checkpoint to {save_file}")
+        atomic_torch_save(data, save_file)
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
+
+    def _load_file(self, f: str) -> Dict[str, Any]:
+        return load_checkpoint(f)
+
+    def _load_model(self, checkpoint: Any):
+        # Resume feeds the exact same network back: anything but a perfect match is an error.
+        self.model.load_state_dict(checkpoint.pop("model"), strict=True)
+        return None

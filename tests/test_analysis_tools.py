@@ -1,0 +1,340 @@
+"""The analysis tools on a tiny fabricated pretraining run, the target datasets' layouts, the hook."""
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ctc_plugin.analysis.checkpoints import list_checkpoints, load_backbone, select_epochs
+from ctc_plugin.analysis.config import add_temporal_transfer_config
+from ctc_plugin.analysis.targets import split_names  # registers stl10_* and cinic10_*
+from ctc_plugin.config import get_cfg
+from ctc_plugin.data import build_dataset
+from ctc_plugin.models.resnet import ResNet
+from ctc_plugin.utils.errors import UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+needs_fashion_mnist = pytest.mark.skipif(
+    not os.path.isdir(FASHION_MNIST), reason="Fashion-MNIST (Debian dataset-fashion-mnist) is not installed"
+)
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(REPO, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pretrain_config():
+    """What tools/pretrain.py would write for Fashion-MNIST classes 0-4, 2 + 1 epochs."""
+    cfg = get_cfg()
+    cfg.DATASETS.TRAIN, cfg.DATASETS.TEST = "fashion_mnist_train", "fashion_mnist_test"
+    cfg.DATASETS.ROOT = FASHION_MNIST
+    cfg.DATASETS.CLASSES = [0, 1, 2, 3, 4]
+    cfg.INPUT.SIZE = 32
+    cfg.SOLVER.IAS_EPOCHS, cfg.SOLVER.IRS_EPOCHS = 2, 1
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """model_epoch_0001/0002.pth and model_final.pth (epoch 3) of a random ResNet-18, CIFAR stem."""
+    folder = tmp_path_factory.mktemp("run") / "fmnist_ctc"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(pretrain_config().dump())
+    torch.manual_seed(0)
+    model = ResNet(18, stem="cifar", num_classes=5)
+    for epoch, name in ((1, "model_epoch_0001.pth"), (2, "model_epoch_0002.pth"), (3, "model_final.pth")):
+        with torch.no_grad():  # a different network per epoch
+            for p in model.parameters():
+                p.mul_(1.05)
+        torch.save({"model": model.state_dict(), "arch": model.arch, "epoch": epoch, "iteration": epoch}, folder / name)
+    return str(folder)
+
+
+# ---- checkpoints -----------------------------------------------------------------------------
+
+
+def test_checkpoints_are_listed_in_epoch_order(run_dir):
+    checkpoints = list_checkpoints(run_dir)
+    assert [c.epoch for c in checkpoints] == [1, 2, 3]
+    assert os.path.basename(checkpoints[-1].path) == "model_final.pth"
+    assert [c.epoch for c in select_epochs(checkpoints, every=2)] == [1, 3]
+    assert [c.epoch for c in select_epochs(checkpoints, epochs=[2])] == [2]
+    model, epoch = load_backbone(checkpoints[0].path)
+    assert epoch == 1 and not model.training and model.num_features == 512
+
+
+def test_bad_run_folders_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="run folder not found"):
+        list_checkpoints(str(tmp_path / "missing"))
+    with pytest.raises(UserError, match="no checkpoints"):
+        list_checkpoints(str(tmp_path))
+    (tmp_path / "model_epoch_0001.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        load_backbone(str(tmp_path / "model_epoch_0001.pth"))
+
+
+# ---- the tools ---------------------------------------------------------------------------------
+
+
+@needs_fashion_mnist
+def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
+    tool = load_tool("temporal_transfer")
+    out = tmp_path / "transfer"
+    argv = [
+        "--run",
+        run_dir,
+        "--output-dir",
+        str(out),
+        "--max-train-samples",
+        "40",
+        "--max-test-samples",
+        "20",
+        "--steps",
+        "30",
+        "--batch-size",
+        "16",
+        "--milestones",
+        "10,20",
+        "--num-workers",
+        "0",
+        "--feature-batch-size",
+        "64",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    tool.main(argv)
+    with open(out / "temporal_transfer.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    # The offline default target: the Fashion-MNIST classes the run held out, at 32x32.
+    assert rows[0]["target"] == "fashion_mnist classes [5, 6, 7, 8, 9]" and rows[0]["image_size"] == "32"
+    assert all(0.0 <= float(r["top1"]) <= 100.0 for r in rows)
+    assert (out / "temporal_transfer.png").read_bytes()[:8] == PNG_MAGIC
+    assert len(os.listdir(tmp_path / "cache")) == 6  # train + test features of 3 checkpoints
+
+    # --resume keeps the table and probes nothing again.
+    before = (out / "temporal_transfer.csv").read_text()
+    tool.main(argv + ["--resume"])
+    assert (out / "temporal_transfer.csv").read_text() == before
+
+
+@needs_fashion_mnist
+def test_estimate_mi_tool_writes_table_and_png(run_dir, tmp_path):
+    tool = load_tool("estimate_mi")
+    out = tmp_path / "mi"
+    tool.main(
+        [
+            "--run",
+            run_dir,
+            "--output-dir",
+            str(out),
+            "--format",
+            "json",
+            "--epochs",
+            "1,3",
+            "--max-samples",
+            "48",
+            "--xt-steps",
+            "5",
+            "--ty-steps",
+            "5",
+            "--batch-size",
+            "32",
+            "--hidden",
+            "16",
+            "--num-workers",
+            "0",
+        ]
+    )
+    rows = json.loads((out / "mutual_information.json").read_text())
+    assert [r["epoch"] for r in rows] == [1, 3]
+    assert all(r["I_XT"] >= 0 and r["I_TY"] >= 0 and r["samples"] == 48 for r in rows)
+    assert rows[0]["dataset"] == "fashion_mnist_test"
+    assert (out / "information_plane.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def run_tool(name, *args):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", f"{name}.py"), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_tools_turn_bad_input_into_one_line(tmp_path):
+    result = run_tool("temporal_transfer", "--run", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"temporal_transfer: error: run folder not found: {tmp_path / 'nowhere'}"
+    ]
+    (tmp_path / "config.yaml").write_text(pretrain_config().dump())
+    result = run_tool("estimate_mi", "--run", str(tmp_path), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"estimate_mi: error: no checkpoints (model_epoch_XXXX.pth or model_final.pth) in {tmp_path}"
+    ]
+
+
+# ---- target datasets in their official layouts ------------------------------------------------
+
+
+def write_stl10(root, n_train=6, n_test=4, seed=0):
+    """A tiny stl10_binary/: images column-major per channel, labels 1..10. Returns the images (HWC)."""
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    images = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        hwc = rng.integers(0, 256, size=(n, 96, 96, 3), dtype=np.uint8)
+        # MATLAB order: for each image, each channel stored column by column, i.e. (N, C, W, H).
+        hwc.transpose(0, 3, 2, 1).tofile(folder / f"{split}_X.bin")
+        (np.arange(n) % 10 + 1).astype(np.uint8).tofile(folder / f"{split}_y.bin")
+        images[split] = hwc
+    names = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+    (folder / "class_names.txt").write_text("\n".join(names) + "\n")
+    return images
+
+
+def test_stl10_reads_the_official_layout(tmp_path):
+    images = write_stl10(tmp_path)
+    assert split_names("stl10") == ("stl10_train", "stl10_test")
+    train, test = build_dataset("stl10_train", str(tmp_path)), build_dataset("stl10_test", str(tmp_path))
+    assert len(train) == 6 and len(test) == 4 and train.num_classes == 10 and train.classes[7] == "monkey"
+    image, label = train[3]
+    assert image.size == (96, 96) and label == 3
+    assert np.array_equal(np.asarray(image), images["train"][3])  # orientation and channel order
+    (tmp_path / "stl10_binary" / "test_X.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(UserError, match="STL-10 file"):
+        build_dataset("stl10_test", str(tmp_path))
+
+
+def test_cinic10_reads_the_official_layout(tmp_path):
+    for split in ("train", "valid", "test"):
+        for name, color in (("airplane", (255, 0, 0)), ("truck", (0, 0, 255))):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (32, 32), color).save(folder / f"{split}_{i}.png")
+    test = build_dataset("cinic10_test", str(tmp_path))
+    assert test.classes == ["airplane", "truck"] and test.targets == [0, 0, 1, 1]
+    image, label = test[2]
+    assert label == 1 and image.mode == "RGB" and image.getpixel((0, 0)) == (0, 0, 255)
+    assert len(build_dataset("cinic10_valid", str(tmp_path))) == 4
+    with pytest.raises(UserError, match="CINIC-10"):
+        build_dataset("cinic10_train", str(tmp_path / "test"))
+
+
+def test_temporal_transfer_on_stl10_keeps_96_pixels(run_dir, tmp_path):
+    write_stl10(tmp_path / "data", n_train=4, n_test=2)
+    out = tmp_path / "out"
+    load_tool("temporal_transfer").main(
+        [
+            "--run",
+            run_dir,
+            "--dataset",
+            "stl10",
+            "--root",
+            str(tmp_path / "data"),
+            "--epochs",
+            "3",
+            "--output-dir",
+            str(out),
+            "--steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--num-workers",
+            "0",
+        ]
+    )
+    with open(out / "temporal_transfer.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["target"] == "stl10" and row["image_size"] == "96" and row["train_images"] == "4"
+
+
+# ---- the hook --------------------------------------------------------------------------------
+
+
+def hook_config(period_epochs: int):
+    cfg = pretrain_config()
+    add_temporal_transfer_config(cfg)
+    cfg.TEMPORAL_TRANSFER.PERIOD_EPOCHS = period_epochs
+    cfg.TEMPORAL_TRANSFER.MAX_TRAIN_SAMPLES, cfg.TEMPORAL_TRANSFER.MAX_TEST_SAMPLES = 30, 20
+    cfg.TEMPORAL_TRANSFER.STEPS, cfg.TEMPORAL_TRANSFER.BATCH_SIZE = 10, 16
+    cfg.TEMPORAL_TRANSFER.MILESTONES = [5]
+    cfg.DATALOADER.NUM_WORKERS = 0
+    return cfg
+
+
+@needs_fashion_mnist
+def test_hook_probes_every_k_epochs_and_after_the_last():
+    pytest.importorskip("detectron2")
+    from detectron2.utils.events import EventStorage
+
+    from ctc_plugin.engine.temporal_transfer_hook import TemporalTransferHook
+    from ctc_plugin.registry import HOOK_REGISTRY
+
+    assert HOOK_REGISTRY.get("TemporalTransferHook") is TemporalTransferHook
+    torch.manual_seed(0)
+    backbone = ResNet(18, stem="cifar", num_classes=5).train()
+    trainer = SimpleNamespace(backbone=backbone, iters_per_epoch=3, max_iter=15, iter=0)
+    hook = TemporalTransferHook(hook_config(period_epochs=2), trainer)
+    hook.trainer = trainer
+    probed = []
+    real_probe = hook.probe
+    hook.probe = lambda epoch: probed.append((trainer.iter, epoch))
+    for iteration in range(trainer.max_iter):
+        trainer.iter = iteration
+        hook.after_step()
+    assert probed == [(5, 2), (11, 4), (14, 5)]  # epochs 2 and 4, then the last iteration
+
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        top1 = real_probe(epoch=5)
+        assert storage.latest()["temporal_transfer/top1"][0] == pytest.approx(top1)
+    assert 0.0 <= top1 <= 100.0 and backbone.training
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
+
+
+def test_hook_is_off_by_default():
+    pytest.importorskip("detectron2")
+    from ctc_plugin.engine.temporal_transfer_hook import TemporalTransferHook
+
+    cfg = get_cfg()
+    add_temporal_transfer_config(cfg)
+    trainer = SimpleNamespace(iters_per_epoch=2, max_iter=4, iter=1)
+    hook = TemporalTransferHook(cfg, trainer)  # builds no dataset
+    hook.trainer = trainer
+    hook.after_step()  # and probes nothing
+    assert cfg.TEMPORAL_TRANSFER.PERIOD_EPOCHS == 0 and cfg.TEMPORAL_TRANSFER.STEPS == 15000
+
+
+def test_analysis_package_imports_neither_detectron2_timm_nor_matplotlib_at_module_level():
+    import ast
+
+    folder = os.path.join(REPO, "ctc_plugin", "analysis")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            tree = ast.parse(f.read())
+        for node in tree.body:  # module level only: plots import matplotlib inside functions
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            assert not any(m.split(".")[0] in ("detectron2", "timm", "matplotlib") for m in modules), (name, modules)

@@ -1,0 +1,118 @@
+"""Datasets in their official layouts, deterministic augmentation and resumable sharded batches."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+import torch
+from cifar_tiny import write_tiny_cifar100
+from PIL import Image
+
+from ctc_plugin.config import get_cfg
+from ctc_plugin.data import EpochBatchSampler, IndexedSamples, build_dataset, build_train_loader, build_transform
+from ctc_plugin.utils.errors import UserError
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_fashion_mnist(folder: str, count: int = 20) -> None:
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"), rng.integers(0, 256, (count, 28, 28)))
+        write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), np.arange(count) % 10)
+
+
+def test_cifar100_official_layout(tmp_path):
+    root = write_tiny_cifar100(str(tmp_path), num_train=40, num_test=8)
+    train = build_dataset("cifar100_train", root)
+    image, label = train[5]
+    assert len(train) == 40 and train.num_classes == 100 and label == 1
+    assert image.size == (32, 32) and image.mode == "RGB"
+    assert len(build_dataset("cifar100_test", root)) == 8
+
+
+@pytest.mark.parametrize("layout", ["debian", "torchvision"])
+def test_fashion_mnist_idx_layouts(tmp_path, layout):
+    folder = tmp_path if layout == "debian" else tmp_path / "FashionMNIST" / "raw"
+    write_fashion_mnist(str(folder))
+    train = build_dataset("fashion_mnist_train", str(tmp_path))
+    assert len(train) == 20 and train.classes[9] == "Ankle boot"
+    assert train[3][0].size == (28, 28) and train[3][1] == 3
+    assert build_transform(train.style, True, 32)(train[0][0]).shape == (3, 32, 32)
+
+
+def test_fashion_mnist_truncated_file_is_named(tmp_path):
+    write_fashion_mnist(str(tmp_path))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    data = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(data[:-100]))
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz is truncated"):
+        build_dataset("fashion_mnist_train", str(tmp_path))
+
+
+def test_imagenet_folder_layout(tmp_path):
+    for split in ("train", "val"):
+        for wnid in ("n01440764", "n01443537"):
+            os.makedirs(tmp_path / split / wnid)
+            for i in range(3):
+                Image.new("RGB", (40, 30), (i * 40, 10, 10)).save(tmp_path / split / wnid / f"{i}.JPEG")
+    train = build_dataset("imagenet_train", str(tmp_path))
+    assert len(train) == 6 and train.classes == ["n01440764", "n01443537"] and train.targets[4] == 1
+    assert build_transform("imagenet", False, 24)(train[0][0]).shape == (3, 24, 24)
+
+
+def test_class_subset_relabels_and_limits(tmp_path):
+    root = write_tiny_cifar100(str(tmp_path), num_train=40, num_classes=4)
+    subset = build_dataset("cifar100_train", root, classes=[3, 1], images_per_class=2)
+    assert subset.targets == [1, 0, 1, 0] and subset.classes == ["class_3", "class_1"]
+
+
+def test_missing_root_and_unknown_name_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="dataset root not found"):
+        build_dataset("cifar100_train", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match="cifar-100-python/train"):
+        build_dataset("cifar100_train", str(tmp_path))
+    with pytest.raises(UserError, match="unknown dataset 'cifar10_train'"):
+        build_dataset("cifar10_train", str(tmp_path))
+
+
+def test_augmentation_depends_only_on_seed_epoch_and_index(tmp_path):
+    root = write_tiny_cifar100(str(tmp_path), num_train=16)
+    dataset = build_dataset("cifar100_train", root)
+    samples = IndexedSamples(dataset, build_transform("cifar", True, 32, auto_augment=True), seed=3)
+    torch.manual_seed(0)
+    first = samples[(5, 2)][0]
+    torch.manual_seed(123)  # the global RNG plays no part
+    assert torch.equal(first, samples[(5, 2)][0])
+    assert not torch.equal(first, samples[(5, 3)][0])
+
+
+def test_sampler_resumes_mid_run_and_shards_the_global_batch():
+    full = list(EpochBatchSampler(50, 8, seed=1, max_iter=15))
+    assert len(full) == 15 and full[6][0][1] == 1  # 6 iterations per epoch, epoch 1 starts at 6
+    assert list(EpochBatchSampler(50, 8, seed=1, start_iter=9, max_iter=15)) == full[9:]
+    ranks = [list(EpochBatchSampler(50, 4, world_size=2, rank=r, seed=1, max_iter=15)) for r in (0, 1)]
+    assert [a + b for a, b in zip(*ranks)] == full
+    for epoch in range(2):
+        seen = [i for batch in full[epoch * 6 : epoch * 6 + 6] for i, _ in batch]
+        assert len(set(seen)) == 48  # no image twice in an epoch
+
+
+def test_loader_yields_images_labels_indices_identically_with_workers(tmp_path):
+    root = write_tiny_cifar100(str(tmp_path), num_train=32)
+    dataset = build_dataset("cifar100_train", root)
+    cfg = get_cfg()
+    batches = []
+    for workers in (0, 2):
+        cfg.DATALOADER.NUM_WORKERS = workers
+        loader = build_train_loader(cfg, dataset, EpochBatchSampler(32, 8, seed=0, max_iter=5))
+        batches.append(list(loader))
+    for (x0, y0, i0), (x2, y2, i2) in zip(*batches):
+        assert x0.shape == (8, 3, 32, 32) and torch.equal(x0, x2) and torch.equal(y0, y2) and torch.equal(i0, i2)
+        assert torch.equal(y0, torch.tensor([dataset.targets[i] for i in i0]))

@@ -1,0 +1,49 @@
+"""Two CPU processes (gloo) through Detectron2's launch: identical memories and weights on both ranks."""
+
+import os
+
+import torch
+from cifar_tiny import write_tiny_cifar100
+from detectron2.engine import launch
+from detectron2.utils import comm
+
+from ctc_plugin.config import get_cfg
+from ctc_plugin.engine import CTCTrainer
+
+
+def train_and_dump(cfg, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(cfg.SEED + comm.get_rank())  # different initial weights: DDP must broadcast
+    trainer = CTCTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    trainer.train()
+    # Parameters, not BatchNorm running statistics: DDP broadcasts rank 0's buffers before
+    # every forward, and each rank's last forward then updates its own.
+    state = {k: v.detach() for k, v in trainer.ctc.named_parameters()}
+    state.update({f"bank.{k}": v.detach() for k, v in trainer.ctc.bank.named_parameters()})
+    state["irs.memory_current"] = trainer.ctc.irs.memory_current
+    state["irs.memory_bank"] = trainer.ctc.irs.memory_bank
+    state["ias.memory"] = trainer.ctc.ias.memory
+    state["irs.log_z"] = torch.tensor([trainer.ctc.irs.log_z_current, trainer.ctc.irs.log_z_bank])
+    torch.save(state, os.path.join(out_dir, f"rank{comm.get_rank()}.pth"))
+
+
+def test_two_processes_hold_identical_memories_and_weights(tmp_path):
+    root = write_tiny_cifar100(str(tmp_path / "data"), num_train=64, num_test=8)
+    cfg = get_cfg()
+    cfg.merge_from_list(
+        ["MODEL.DEVICE", "cpu", "INPUT.SIZE", "16", "DATASETS.ROOT", root, "SOLVER.IMS_PER_BATCH", "16",
+         "SOLVER.IAS_EPOCHS", "1", "SOLVER.IRS_EPOCHS", "1", "CTC.IRS.NUM_NEGATIVES", "32", "CTC.ALPHA", "0.5",
+         "CTC.IRS.REFILL_MEMORY", "True", "DATALOADER.NUM_WORKERS", "0", "TEST.EVAL_PERIOD_EPOCHS", "0",
+         "OUTPUT_DIR", str(tmp_path / "run")]
+    )  # fmt: skip
+    cfg.freeze()
+    launch(train_and_dump, 2, dist_url="auto", args=(cfg, str(tmp_path)))
+    rank0 = torch.load(tmp_path / "rank0.pth", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pth", weights_only=True)
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    # Every slot was written (by one rank or the other) and so is a unit vector.
+    assert (rank0["ias.memory"].norm(dim=1) - 1).abs().max() < 1e-5
+    assert (rank0["irs.memory_current"].norm(dim=1) - 1).abs().max() < 1e-5  # refilled: every slot unit norm
