@@ -19,7 +19,7 @@ from typing import Callable, Dict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _cli import run  # noqa: E402
+from _cli import ArgumentParser, run  # noqa: E402
 
 from ctc_plugin.convert import (  # noqa: E402
     TOLERANCE,
@@ -32,6 +32,7 @@ from ctc_plugin.convert import (  # noqa: E402
 )
 from ctc_plugin.convert.timm import convert_to_timm_file, timm_model_name  # noqa: E402
 from ctc_plugin.utils.errors import UserError  # noqa: E402
+from ctc_plugin.utils.io import check_writable_folder  # noqa: E402
 
 
 def to_detectron2(state_dict, arch, args: argparse.Namespace) -> None:
@@ -73,7 +74,7 @@ TARGETS: Dict[str, Callable[..., None]] = {"detectron2": to_detectron2, "timm": 
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="checkpoint or state_dict of a torchvision-style ResNet")
     parser.add_argument("output", help="converted file (.pkl for detectron2, .pth or .safetensors for timm)")
     parser.add_argument("--to", required=True, choices=sorted(TARGETS), help="target library")
@@ -89,6 +90,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if os.path.isdir(args.output):
+        raise UserError(f"output {args.output} is a folder; name the file to write")
+    check_writable_folder(os.path.dirname(os.path.abspath(args.output)), "the output's folder")
     state_dict, arch = load_resnet_state_dict(args.input, prefix=args.prefix)
     print(f"read a {describe_arch(arch)} from {args.input}" + (f" (prefix {args.prefix!r})" if args.prefix else ""))
     TARGETS[args.to](state_dict, arch, args)

@@ -22,15 +22,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import detectron2.utils.comm as comm  # noqa: E402
-from _cli import run  # noqa: E402
+from _cli import add_dist_timeout, dist_timeout, run  # noqa: E402
 from detectron2.engine import default_argument_parser, launch  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
-from torch.multiprocessing import ProcessExitedException  # noqa: E402
 
 from ctc_plugin.fgvc import check_fgvc_layout, get_fgvc_cfg  # noqa: E402
 from ctc_plugin.utils.cli import merge_config  # noqa: E402
 from ctc_plugin.utils.errors import UserError  # noqa: E402
-from ctc_plugin.utils.io import atomic_write_text  # noqa: E402
+from ctc_plugin.utils.io import atomic_write_text, check_writable_folder, load_checkpoint  # noqa: E402
 
 
 def build_config(args):
@@ -50,6 +49,27 @@ def build_config(args):
         raise UserError("SOLVER.EPOCHS and SOLVER.IMS_PER_BATCH must be positive")
     cfg.freeze()
     return cfg
+
+
+def check_inputs(cfg, resume: bool) -> None:
+    """What ``build_config`` does not read: the weights' content, OUTPUT_DIR, the checkpoint to resume.
+
+    Raises:
+        UserError: weights that are no ResNet (or not the MODEL.NAME one), an OUTPUT_DIR that
+            cannot be written, a checkpoint to resume that was written for another model.
+    """
+    from ctc_plugin.fgvc.checkpoint import LAST_CHECKPOINT, check_resume_compatible
+    from ctc_plugin.fgvc.model import check_fgvc_weights
+
+    check_writable_folder(cfg.OUTPUT_DIR)
+    check_fgvc_weights(cfg.MODEL.NAME, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX)
+    last = os.path.join(cfg.OUTPUT_DIR, LAST_CHECKPOINT)
+    if resume and os.path.isfile(last):
+        try:
+            state = load_checkpoint(last, mmap=True)
+        except Exception:  # unreadable: the worker falls back to a numbered checkpoint, or says so
+            return
+        check_resume_compatible(state, cfg.OUTPUT_DIR, cfg.MODEL.NAME)
 
 
 def main(args) -> None:
@@ -74,19 +94,18 @@ def worker(args) -> None:
 
 
 def invoke_main() -> None:
-    args = default_argument_parser().parse_args()
-    build_config(args)  # bad input is one line here, before any worker is spawned
-    try:
-        launch(
-            worker,
-            args.num_gpus,
-            num_machines=args.num_machines,
-            machine_rank=args.machine_rank,
-            dist_url=args.dist_url,
-            args=(args,),
-        )
-    except ProcessExitedException as e:  # the worker already said why
-        sys.exit(e.exit_code or 1)
+    args = add_dist_timeout(default_argument_parser()).parse_args()
+    # Bad input is one line here, before any worker is spawned or any file written.
+    check_inputs(build_config(args), args.resume)
+    launch(
+        worker,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+        timeout=dist_timeout(args),
+    )  # a failed worker is one line from run()
 
 
 if __name__ == "__main__":

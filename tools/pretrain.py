@@ -11,13 +11,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import run  # noqa: E402
+from _cli import Worker, add_dist_timeout, dist_timeout, run  # noqa: E402
 from detectron2.engine import default_argument_parser, launch  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
 from ctc_plugin.config import get_cfg  # noqa: E402
-from ctc_plugin.data import build_dataset  # noqa: E402
 from ctc_plugin.engine import CTCTrainer, default_setup  # noqa: E402
+from ctc_plugin.engine.checks import check_pretrain_inputs  # noqa: E402
 from ctc_plugin.utils.cli import merge_config  # noqa: E402
 
 
@@ -26,12 +26,6 @@ def setup(args):
     merge_config(cfg, args.config_file, args.opts)
     cfg.freeze()
     return cfg
-
-
-def check_inputs(cfg) -> None:
-    """Refuse a missing dataset before any process is started."""
-    for name in filter(None, (cfg.DATASETS.TRAIN, cfg.DATASETS.TEST)):
-        build_dataset(name, cfg.DATASETS.ROOT, cfg.DATASETS.CLASSES)
 
 
 def main(args) -> None:
@@ -45,17 +39,19 @@ def main(args) -> None:
 
 
 def launch_all(args) -> None:
-    check_inputs(setup(args))
+    # Bad input is one line here, before any process is started or any file written.
+    check_pretrain_inputs(setup(args), resume=args.resume)
     launch(
-        main,
+        Worker(main, "pretrain"),
         args.num_gpus,
         num_machines=args.num_machines,
         machine_rank=args.machine_rank,
         dist_url=args.dist_url,
         args=(args,),
+        timeout=dist_timeout(args),
     )
 
 
 if __name__ == "__main__":
-    parsed = default_argument_parser().parse_args()
+    parsed = add_dist_timeout(default_argument_parser()).parse_args()
     run(lambda: launch_all(parsed), "pretrain")

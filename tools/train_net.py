@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import detectron2.utils.comm as comm  # noqa: E402
-from _cli import run  # noqa: E402
+from _cli import Worker, add_dist_timeout, dist_timeout, run  # noqa: E402
 from detectron2.config import get_cfg  # noqa: E402
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch  # noqa: E402
 from detectron2.evaluation import COCOEvaluator, verify_results  # noqa: E402
@@ -26,6 +26,7 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 
 import ctc_plugin.detection  # noqa: E402,F401  (registers build_ctc_resnet_fpn_backbone)
 from ctc_plugin.detection import CTCDetectionCheckpointer, add_ctc_config  # noqa: E402
+from ctc_plugin.detection.checks import check_detection_inputs  # noqa: E402
 from ctc_plugin.utils.cli import merge_config  # noqa: E402
 from ctc_plugin.utils.errors import UserError  # noqa: E402
 
@@ -33,16 +34,16 @@ from ctc_plugin.utils.errors import UserError  # noqa: E402
 class Trainer(DefaultTrainer):
     """``DefaultTrainer`` with COCO evaluation and raw-checkpoint loading."""
 
-    def __init__(self, cfg) -> None:
-        super().__init__(cfg)
-        # Same checkpointer as Detectron2's, plus on-the-fly conversion of raw ResNets
-        # (saving is unchanged, so the periodic-checkpoint hook keeps the one it holds).
+    def build_hooks(self):
+        # Same checkpointer as Detectron2's, plus on-the-fly conversion of raw ResNets, atomic
+        # saves and a resume that skips unreadable files; replaced before the hooks take it.
         self.checkpointer = CTCDetectionCheckpointer(
             self.checkpointer.model,
-            cfg.OUTPUT_DIR,
-            weights_prefix=cfg.MODEL.CTC.WEIGHTS_PREFIX,
+            self.cfg.OUTPUT_DIR,
+            weights_prefix=self.cfg.MODEL.CTC.WEIGHTS_PREFIX,
             trainer=weakref.proxy(self),
         )
+        return super().build_hooks()
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_folder: Optional[str] = None) -> COCOEvaluator:
@@ -91,16 +92,18 @@ def main(args):
 
 
 def invoke_main() -> None:
-    args = default_argument_parser().parse_args()
-    build_config(args)  # bad input is one line here, before any worker is spawned
+    args = add_dist_timeout(default_argument_parser()).parse_args()
+    # Bad input is one line here, before any worker is spawned or any file written.
+    check_detection_inputs(build_config(args), resume=args.resume, eval_only=args.eval_only)
     print("Command Line Args:", args)
     launch(
-        main,
+        Worker(main, "train_net"),
         args.num_gpus,
         num_machines=args.num_machines,
         machine_rank=args.machine_rank,
         dist_url=args.dist_url,
         args=(args,),
+        timeout=dist_timeout(args),
     )
 
 

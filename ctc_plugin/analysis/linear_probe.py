@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..utils.io import atomic_torch_save
+from .progress import progress as progress_of
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def extract_features(
         dataset: samples ``(image, label)``; images are tensors or what ``transform`` takes.
         transform: applied to every image (e.g. ``build_transform(style, False, size)``).
         batch_size, num_workers: of the loader.
-        progress: show a tqdm bar.
+        progress: show progress (a tqdm bar on a terminal, log lines otherwise).
         desc: label of the bar and of the log line.
 
     Returns:
@@ -118,15 +119,7 @@ def extract_features(
     features, labels = [], []
     model.eval()
     try:
-        batches = loader
-        if progress:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # tqdm is optional
-                pass
-            else:
-                batches = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
-        for images, targets in batches:
+        for images, targets in progress_of(loader, desc, enabled=progress):
             out = model.forward_features(images.to(device, non_blocking=True))
             features.append(out.float().cpu())
             labels.append(torch.as_tensor(targets, dtype=torch.long))
@@ -173,16 +166,8 @@ def train_linear_probe(
     )
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(schedule.milestones), schedule.gamma)
     order, cursor = torch.randperm(n, generator=generator), 0
-    steps = range(schedule.steps)
-    if progress:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            pass
-        else:
-            steps = tqdm(steps, desc=desc, leave=False, dynamic_ncols=True)
     classifier.train()
-    for _ in steps:
+    for _ in progress_of(range(schedule.steps), desc, enabled=progress):
         if cursor + batch_size > n:
             order, cursor = torch.randperm(n, generator=generator), 0
         rows = order[cursor : cursor + batch_size].to(device)

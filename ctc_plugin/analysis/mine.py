@@ -18,10 +18,12 @@ batch 5000; lr 1e-4 for 10k steps for I(X;T) and lr 1e-5 for 20k steps for I(T;Y
 
 import logging
 import math
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 from torch import nn
+
+from .progress import progress as progress_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +70,6 @@ def _standardize(z: torch.Tensor) -> torch.Tensor:
     # makes the statistics network's job far easier (raw pixels vs. ReLU features).
     std = z.std(dim=0, keepdim=True)
     return (z - z.mean(dim=0, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))
-
-
-def _progress(steps: int, enabled: bool, desc: str) -> Iterator[int]:
-    if enabled:
-        try:
-            from tqdm import tqdm
-        except ImportError:  # tqdm is optional: fall back to periodic log lines
-            pass
-        else:
-            yield from tqdm(range(steps), desc=desc, leave=False, dynamic_ncols=True)
-            return
-    yield from range(steps)
 
 
 @torch.no_grad()
@@ -137,7 +127,8 @@ def estimate_mutual_information(
         eval_passes: shuffles used for the marginal term of the final estimate.
         holdout: fraction of the rows kept out of training to evaluate the bound on (0: none).
         device: where to train; default CUDA when available, else CPU.
-        progress: show a tqdm bar (the batch bound is logged at DEBUG every 10% of the steps).
+        progress: show progress (a tqdm bar on a terminal, log lines otherwise); the batch
+            bound is logged at DEBUG every 10% of the steps.
         desc: label of the progress bar and log lines.
 
     Returns:
@@ -183,7 +174,7 @@ def estimate_mutual_information(
     skipped = 0
     log_every = max(1, steps // 10)
     net.train()
-    for step in _progress(steps, progress, desc):
+    for step in progress_of(range(steps), desc, enabled=progress):
         rows = torch.randint(n, (batch_size,), generator=generator).to(device)
         shuffled = rows[torch.randperm(batch_size, generator=generator).to(device)]
         t_joint = net(x[rows], y[rows])

@@ -57,7 +57,7 @@ def plot_information_plane(
                 color=f"C{i % 10}",
                 linewidth=1.2,
                 marker=marker,
-                markersize=7,
+                markersize=10,
                 markerfacecolor="none",
                 zorder=1,
                 label=label,
@@ -70,7 +70,7 @@ def plot_information_plane(
                 vmin=vmin,
                 vmax=max(vmax, vmin + 1),
                 marker=marker,
-                s=18,
+                s=45,
                 linewidths=0,
                 zorder=2,
             )

@@ -2,6 +2,8 @@
 
 from fvcore.common.config import CfgNode as CN
 
+from ..analysis.config import add_temporal_transfer_config
+
 _C = CN()
 # Version of this config layout.
 _C.VERSION = 1
@@ -116,6 +118,9 @@ _C.OUTPUT_DIR = "output/pretrain"
 _C.SEED = 0
 # cudnn.benchmark for fixed-size inputs on GPU.
 _C.CUDNN_BENCHMARK = False
+
+# TEMPORAL_TRANSFER.*: the linear probe of TemporalTransferHook (off by default).
+add_temporal_transfer_config(_C)
 
 
 def get_cfg() -> CN:

@@ -122,8 +122,12 @@ def read_detectron2_pickle(path: str) -> Dict[str, Any]:
 
     Detectron2 itself reads ``.pkl`` files with ``pickle``; only open files you trust.
     """
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except Exception as e:  # truncated, not a pickle, a class that is not importable here
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"cannot read {path} as a Detectron2 pickle: {type(e).__name__}: {first_line}") from None
 
 
 def arch_of_detectron2_weights(model: Mapping[str, Any], prefix: str = "") -> Optional[Arch]:

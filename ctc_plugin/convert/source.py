@@ -18,6 +18,7 @@ import torch
 
 from ..models.resnet import BLOCKS
 from ..utils.errors import UserError
+from ..utils.io import describe_load_error
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +134,7 @@ def _read(path: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a pickle of arbitrary objects, a truncated file, not torch at all
-        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"cannot read {path} as a torch checkpoint: {first_line}") from None
+        raise UserError(f"cannot read {path} as a torch checkpoint: {describe_load_error(e)}") from None
 
 
 def _find_state_dict(payload: Mapping[str, Any]) -> Dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-from . import cifar100, fashion_mnist, imagenet  # noqa: F401  (only registration)
+from . import cifar100, cinic10, fashion_mnist, imagenet, stl10  # noqa: F401  (only registration)
 from .base import ClassificationDataset
 from .build import build_dataset, build_test_loader, build_train_loader
 from .sampler import EpochBatchSampler

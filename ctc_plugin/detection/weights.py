@@ -10,6 +10,7 @@ import torch
 from ..convert.detectron2 import arch_of_detectron2_weights, read_detectron2_pickle
 from ..convert.source import Arch, describe_arch, load_resnet_state_dict
 from ..utils.errors import UserError
+from ..utils.io import describe_load_error
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ def inspect_weights(path: str, prefix: str = "") -> WeightsInfo:
     model = payload.get("model") if isinstance(payload, Mapping) else None
     if isinstance(model, Mapping) and any(key.startswith("backbone.") for key in model):
         return WeightsInfo(arch=arch_of_detectron2_weights(model, BOTTOM_UP_PREFIX))
-    state_dict, arch = load_resnet_state_dict(payload, prefix)
+    try:
+        state_dict, arch = load_resnet_state_dict(payload, prefix)
+    except UserError as e:  # it says "the given object": name the file
+        raise UserError(str(e).replace("the given object", f"MODEL.WEIGHTS {path}", 1)) from None
     where = f"{path}" + (f" under prefix {prefix!r}" if prefix else "")
     logger.info("%s holds a raw %s; it is converted on the fly", where, describe_arch(arch))
     return WeightsInfo(arch=arch, raw_state_dict=state_dict)
@@ -66,5 +70,4 @@ def _torch_load(path: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # not a torch file, or one holding arbitrary objects
-        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"cannot read MODEL.WEIGHTS {path}: {first_line}") from None
+        raise UserError(f"cannot read MODEL.WEIGHTS {path}: {describe_load_error(e)}") from None

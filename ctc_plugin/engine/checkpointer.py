@@ -11,7 +11,23 @@ from typing import Any, Dict
 
 from fvcore.common.checkpoint import Checkpointer
 
+from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save, atomic_write_text, load_checkpoint
+from ..utils.resume import LAST_CHECKPOINT, checkpoint_candidates, find_resume_checkpoint
+
+__all__ = ["AtomicCheckpointer", "MethodState", "check_arch", "checkpoint_candidates", "find_resume_checkpoint"]
+
+
+def check_arch(path: str, checkpoint: Dict[str, Any], arch: Dict[str, Any]) -> None:
+    """Raise ``UserError`` when ``checkpoint["arch"]`` is not ``arch`` (the network being resumed)."""
+    saved = checkpoint.get("arch")
+    if not isinstance(saved, dict):
+        return
+    different = [key for key in ("depth", "stem", "num_classes") if key in saved and saved[key] != arch.get(key)]
+    if different:
+        found = ", ".join(f"{key}={saved[key]!r}" for key in different)
+        wanted = ", ".join(f"{key}={arch.get(key)!r}" for key in different)
+        raise UserError(f"cannot resume from {path}: it holds a ResNet with {found} but the config builds {wanted}")
 
 
 class MethodState:
@@ -46,10 +62,20 @@ class AtomicCheckpointer(Checkpointer):
         self.tag_last_checkpoint(basename)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
-        atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
+        atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
+
+    # Resume takes the newest complete checkpoint, not blindly the one last_checkpoint names.
+    def has_checkpoint(self) -> bool:
+        return bool(self.save_dir) and any(os.path.isfile(p) for p in checkpoint_candidates(self.save_dir))
+
+    def get_checkpoint_file(self) -> str:
+        return find_resume_checkpoint(self.save_dir) or ""
 
     def _load_file(self, f: str) -> Dict[str, Any]:
-        return load_checkpoint(f)
+        checkpoint = load_checkpoint(f)
+        if hasattr(self.model, "arch"):
+            check_arch(f, checkpoint, self.model.arch)
+        return checkpoint
 
     def _load_model(self, checkpoint: Any):
         # Resume feeds the exact same network back: anything but a perfect match is an error.

@@ -39,7 +39,6 @@ class TemporalTransferHook(HookBase):
         self.num_workers = int(cfg.DATALOADER.NUM_WORKERS)
         self._splits = None
         self._transform = None
-        self._device: Optional[str] = None
         if self.period > 0 and comm.is_main_process():
             # Resolve the target now: a missing dataset fails before training starts.
             target = resolve_target(node.DATASET, node.ROOT, node.CLASSES, cfg)

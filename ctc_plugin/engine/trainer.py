@@ -1,9 +1,10 @@
 """CTCTrainer: Detectron2's TrainerBase around a SimpleTrainer (or AMPTrainer), like DefaultTrainer."""
 
 import logging
+import math
 import os
 import weakref
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 import torch
 from detectron2.engine import AMPTrainer, HookBase, SimpleTrainer, TrainerBase, create_ddp_model, hooks
@@ -19,7 +20,7 @@ from ..models.weights import load_backbone_weights
 from ..registry import HOOK_REGISTRY
 from ..solver import build_lr_multiplier, build_optimizer
 from ..utils.errors import UserError
-from .checkpointer import AtomicCheckpointer, MethodState
+from .checkpointer import AtomicCheckpointer, MethodState, checkpoint_candidates
 from .hooks import CTCStageHook, EpochCheckpointer
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,38 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and comm.get_world_size() > 1:
         return torch.device("cuda", comm.get_local_rank())
     return torch.device(name)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term is NaN or infinite; raised before the optimizer step, so the weights are the last good ones."""
+
+    def __init__(self, iteration: int, losses: Mapping[str, float]) -> None:
+        self.iteration = iteration
+        self.losses = dict(losses)
+        terms = ", ".join(f"{name}={value:.4g}" for name, value in self.losses.items())
+        super().__init__(f"loss is not finite at iteration {iteration}: {terms}")
+
+
+class _FiniteLosses:
+    """Mixed into Detectron2's trainers: check every loss term on every rank before the step.
+
+    Detectron2 checks only the sum, only on rank 0, and says so in two lines; this names the
+    iteration and each term, and is raised before ``optimizer.step()``.
+    """
+
+    def _write_metrics(self, loss_dict, data_time, prefix="", iter=None) -> None:  # noqa: A002 (Detectron2's name)
+        values = {name: float(value.detach()) for name, value in loss_dict.items()}
+        if not all(math.isfinite(value) for value in values.values()):
+            raise NonFiniteLossError(self.iter if iter is None else iter, values)
+        super()._write_metrics(loss_dict, data_time, prefix=prefix, iter=iter)
+
+
+class _SimpleTrainer(_FiniteLosses, SimpleTrainer):
+    pass
+
+
+class _AMPTrainer(_FiniteLosses, AMPTrainer):
+    pass
 
 
 class CTCTrainer(TrainerBase):
@@ -75,6 +108,10 @@ class CTCTrainer(TrainerBase):
         self.iters_per_epoch = self.sampler.iters_per_epoch
         self.max_iter = self.sampler.max_iter = (cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS) * self.iters_per_epoch
         self.start_iter = 0
+        logger.info(
+            f"{cfg.DATASETS.TRAIN}: {len(train_set)} training images of {cfg.MODEL.NUM_CLASSES} classes, "
+            f"{self.iters_per_epoch} iterations per epoch, {self.max_iter} in all"
+        )
 
         self.backbone = build_backbone(cfg)
         if cfg.MODEL.WEIGHTS:
@@ -85,7 +122,7 @@ class CTCTrainer(TrainerBase):
             self.ctc.to(memory_format=torch.channels_last)
             self.ctc.channels_last = True
         self.optimizer = build_optimizer(cfg, self.ctc)
-        trainer_cls = AMPTrainer if cfg.SOLVER.AMP and self.device.type == "cuda" else SimpleTrainer
+        trainer_cls = _AMPTrainer if cfg.SOLVER.AMP and self.device.type == "cuda" else _SimpleTrainer
         self._trainer = trainer_cls(self.ctc, build_train_loader(cfg, train_set, self.sampler), self.optimizer)
         self.scheduler = build_lr_multiplier(cfg)
         self.checkpointer = AtomicCheckpointer(
@@ -127,8 +164,9 @@ class CTCTrainer(TrainerBase):
         shard = shard_indices(len(self.test_set), comm.get_rank(), comm.get_world_size())
         loader = build_test_loader(self.cfg, self.test_set, shard)
         results = classification_accuracy(self.backbone, loader, self.device)
-        logger.info(f"Epoch {(self.iter + 1) // self.iters_per_epoch}: test top-1 {results['top1']:.2f}%")
-        return {f"test/{name}": value for name, value in results.items()}
+        epoch = (self.iter + 1) // self.iters_per_epoch
+        logger.info(f"Epoch {epoch}: test top-1 {results['top1']:.2f}%")
+        return {**{f"test/{name}": value for name, value in results.items()}, "test/epoch": epoch}
 
     def build_refill_loader(self):
         """Every training image with the test transform; every rank gets the same batch count."""
@@ -154,7 +192,16 @@ class CTCTrainer(TrainerBase):
 
     def run_step(self) -> None:
         self._trainer.iter = self.iter
-        self._trainer.run_step()
+        try:
+            self._trainer.run_step()
+        except NonFiniteLossError as e:
+            raise UserError(f"{e}; stopped before the update. {self._last_good_checkpoint()}") from None
+
+    def _last_good_checkpoint(self) -> str:
+        saved = [p for p in checkpoint_candidates(self.cfg.OUTPUT_DIR) if os.path.isfile(p)]
+        if not saved:
+            return "No checkpoint was written yet"
+        return f"The last good checkpoint is {saved[0]} (--resume continues from it)"
 
     def state_dict(self) -> Dict:
         state = super().state_dict()

@@ -1,5 +1,6 @@
 """The fine-grained datasets by name, also registered as ``<name>_train`` / ``<name>_test``."""
 
+import os
 from typing import Dict, Type
 
 from ..data.base import ClassificationDataset
@@ -35,6 +36,8 @@ def check_fgvc_layout(name: str, root: str) -> None:
     """Raise ``UserError`` unless both splits' index files are in place (nothing is parsed)."""
     if name not in FGVC_DATASETS:
         raise UserError(f"unknown DATASETS.NAME {name!r}; one of {', '.join(FGVC_DATASETS)}")
+    if not os.path.isdir(root):
+        raise UserError(f"dataset root not found: {root} (DATASETS.ROOT)")
     dataset_class = FGVC_DATASETS[name]
     for split in ("train", "test"):
         require_paths(name, *dataset_class.required_paths(root, split))

@@ -26,10 +26,22 @@ def read_weights(path: str, prefix: str = "") -> Tuple[Dict[str, torch.Tensor], 
         from safetensors.torch import load_file
 
         try:
-            return load_resnet_state_dict(load_file(path), prefix)
-        except (OSError, RuntimeError) as e:
-            raise UserError(f"cannot read {path} as safetensors: {e}") from None
+            tensors = load_file(path)
+        except Exception as e:  # truncated, not safetensors (SafetensorError is neither OSError nor RuntimeError)
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise UserError(f"cannot read {path} as safetensors: {first_line}") from None
+        return load_resnet_state_dict(tensors, prefix)
     return load_resnet_state_dict(path, prefix)
+
+
+def check_fgvc_weights(name: str, weights: str, prefix: str = "") -> None:
+    """Raise ``UserError`` unless ``weights`` (when given) hold a ResNet timm's ``name`` can take."""
+    if not weights:
+        return
+    _, arch = read_weights(weights, prefix)
+    expected = timm_model_name(arch)
+    if name.split(".", 1)[0] != expected:
+        raise UserError(f"MODEL.WEIGHTS {weights} holds a {describe_arch(arch)}: set MODEL.NAME {expected}, not {name}")
 
 
 def build_fgvc_model(name: str, num_classes: int, weights: str = "", prefix: str = "") -> nn.Module:

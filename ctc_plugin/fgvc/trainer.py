@@ -23,7 +23,7 @@ from ..data.sampler import EpochBatchSampler
 from ..data.samples import IndexedSamples
 from ..utils.errors import UserError
 from ..utils.io import atomic_write_json
-from .checkpoint import load_last_checkpoint
+from .checkpoint import check_resume_compatible, load_last_checkpoint
 from .datasets import build_fgvc_dataset
 from .evaluation import evaluate_topk
 from .hooks import EpochCheckpointer, TimmSchedulerHook
@@ -93,6 +93,7 @@ class FGVCFineTuner:
         checkpoint = load_last_checkpoint(cfg.OUTPUT_DIR) if resume else None
         self.start_iter = 0
         if checkpoint is not None:
+            check_resume_compatible(checkpoint, cfg.OUTPUT_DIR, cfg.MODEL.NAME, self.num_classes)
             self.model.load_state_dict(checkpoint["model"])
             self.scheduler.load_state_dict(checkpoint["scheduler"])
             self.start_iter = int(checkpoint["iteration"])

@@ -50,14 +50,14 @@ class InstanceDiscrimination:
         """L_IAS of unit embeddings ``z`` (B, d) of the images ``indices`` (B,)."""
         z = z.float()
         if self.num_negatives == 0:
-            logits = z @ self.memory.t() / self.temperature  # B x N
+            logits = (z / self.temperature) @ self.memory.t()  # B x N
             return F.cross_entropy(logits, indices)
         negatives = self.negatives.draw(indices, self.num_negatives, generator).to(z.device)
         slots = torch.cat([indices.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
-        scores = torch.einsum("bkd,bd->bk", self.memory[slots], z) / self.temperature
+        scores = torch.einsum("bkd,bd->bk", self.memory[slots], z / self.temperature)
         if self.log_z is None:
             self.log_z = first_batch_log_z(scores, self.num_data)
-        return nce_loss(scores - self.log_z, self.num_data)
+        return nce_loss(scores, self.num_data, self.log_z)
 
     def update(self, z: torch.Tensor, indices: torch.Tensor) -> None:
         """Momentum update of the slots ``indices`` with the (gathered) embeddings ``z``."""

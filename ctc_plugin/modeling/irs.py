@@ -50,10 +50,10 @@ class ContrastiveRevitalization:
 
     def scores(self, embedding: torch.Tensor, memory: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """(B, 1+K) ``memory[slots] . embedding / tau``."""
+        embedding = embedding / self.temperature  # B x d: cheaper than dividing B x (1+K) scores
         if self.num_data < slots.numel():
-            all_scores = embedding @ memory.t()  # B x N
-            return all_scores.gather(1, slots) / self.temperature
-        return torch.einsum("bkd,bd->bk", memory[slots], embedding) / self.temperature
+            return (embedding @ memory.t()).gather(1, slots)  # B x N, then B x (1+K)
+        return torch.einsum("bkd,bd->bk", memory[slots], embedding)
 
     def loss(self, v1: torch.Tensor, v2: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """L_IRS for unit embeddings v1 (current) and v2 (bank), (B, d) each.
@@ -67,8 +67,8 @@ class ContrastiveRevitalization:
         if self.log_z_current is None:
             self.log_z_current = first_batch_log_z(scores_current, self.num_data)
             self.log_z_bank = first_batch_log_z(scores_bank, self.num_data)
-        return nce_loss(scores_current - self.log_z_current, self.num_data) + nce_loss(
-            scores_bank - self.log_z_bank, self.num_data
+        return nce_loss(scores_current, self.num_data, self.log_z_current) + nce_loss(
+            scores_bank, self.num_data, self.log_z_bank
         )
 
     def update(self, v1: torch.Tensor, v2: torch.Tensor, indices: torch.Tensor) -> None:

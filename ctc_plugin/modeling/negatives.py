@@ -18,17 +18,19 @@ class OtherClassNegatives:
     """K slots per sample drawn uniformly from the images of the other classes.
 
     CRD keeps one index list per class and per sample (about N x classes integers, some
-    10 GB at ImageNet scale). Here the N indices are sorted by class once; the images
-    not of class c are the sorted positions outside [start_c, start_c + count_c), so a
-    uniform draw r in [0, N - count_c) maps to position r, or r + count_c past the block.
-    Memory: N + 2 x classes integers.
+    10 GB at ImageNet scale). Here the N indices are sorted by class once; the images not
+    of class c are the N - count_c sorted positions that follow c's block, wrapping
+    around, so a uniform draw r in [0, N - count_c) maps to position end_c + r of the
+    sorted indices written twice. Memory: 2N + 3 x classes integers.
     """
 
     def __init__(self, targets: torch.Tensor) -> None:
         targets = torch.as_tensor(targets, dtype=torch.long)
         self.order = torch.argsort(targets, stable=True)
+        self.order_twice = torch.cat([self.order, self.order])  # position p and p + N are the same image
         self.counts = torch.bincount(targets)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.ends = self.starts + self.counts
         self.num_data = targets.numel()
         if (self.counts == self.num_data).any():
             raise ValueError("negatives from other classes need at least two classes")
@@ -36,9 +38,9 @@ class OtherClassNegatives:
     def draw(self, labels: torch.Tensor, num_negatives: int, generator: torch.Generator) -> torch.Tensor:
         """(B, K) slot indices, none of the sample's own class."""
         labels = labels.cpu()
-        count = self.counts[labels].unsqueeze(1)
-        start = self.starts[labels].unsqueeze(1)
-        uniform = torch.rand(labels.numel(), num_negatives, generator=generator, dtype=torch.float64)
-        position = (uniform * (self.num_data - count)).long()
-        position += count * (position >= start)
-        return self.order[position]
+        # Integers in [0, 2^62) modulo N - count_c: uniform to within N / 2^62, no float64
+        # draw and four passes over the B x K block (each pass costs on a busy CPU).
+        position = torch.randint(2**62, (labels.numel(), num_negatives), generator=generator)
+        position.remainder_((self.num_data - self.counts[labels]).unsqueeze(1))
+        position.add_(self.ends[labels].unsqueeze(1))
+        return self.order_twice[position]

@@ -31,7 +31,8 @@ def merge_config(cfg: CfgNode, config_file: Optional[str], opts: Iterable[str]) 
         if not os.path.isfile(config_file):
             raise UserError(f"config file not found: {config_file}")
         try:
-            cfg.merge_from_file(config_file)
+            # Parsed, never evaluated: Detectron2's CfgNode would fall back to yaml.unsafe_load.
+            cfg.merge_from_file(config_file, allow_unsafe=False)
         except KeyError as e:
             raise UserError(_unknown_key_message(cfg, _key_of(e), config_file)) from None
         except (ValueError, TypeError, AssertionError) as e:

@@ -7,6 +7,8 @@ from typing import IO, Any, Callable, Dict
 
 import torch
 
+from .errors import UserError
+
 
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(f)`` on a temporary file beside ``path``, fsync it, then rename it.
@@ -40,6 +42,43 @@ def atomic_write_json(path: str, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def load_checkpoint(path: str) -> Dict[str, Any]:
-    """Load a checkpoint onto the CPU with ``weights_only=True`` (no code is unpickled)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
+    """Load a checkpoint onto the CPU with ``weights_only=True`` (no code is unpickled).
+
+    Args:
+        path: a file written by ``torch.save``.
+        mmap: map the tensors instead of reading them: a cheap check that the file is whole
+            (a truncated zip has no central directory) and a look at its small entries.
+    """
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
+def describe_load_error(error: BaseException) -> str:
+    """One short clause for why ``torch.load(weights_only=True)`` refused a file."""
+    text = str(error)
+    if "central directory" in text or "mmap can only be used" in text or "invalid load key" in text:
+        return "the file is truncated or is not a checkpoint torch.save wrote"
+    if "Weights only load failed" in text:
+        return (
+            "the file is not one torch.save wrote, or it holds Python objects besides tensors and plain "
+            "containers, which are never unpickled (weights_only)"
+        )
+    first_line = (text.strip().splitlines() or [type(error).__name__])[0]
+    return first_line if len(first_line) <= 200 else first_line[:197] + "..."
+
+
+def check_writable_folder(folder: str, what: str = "OUTPUT_DIR") -> None:
+    """Raise ``UserError`` unless ``folder`` exists as a writable folder or can be created.
+
+    Nothing is created: the nearest existing ancestor must be a folder this process may write in.
+    """
+    path = os.path.abspath(folder or ".")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{what} {folder} cannot be written: it is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UserError(f"{what} {folder} cannot be written: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {folder} cannot be written: permission denied on {existing}")

@@ -1,0 +1,61 @@
+"""Shared helpers of the benchmarks: interleaved timing, medians, ratios, the key=value line.
+
+These machines are shared and noisy, so variants are never timed one after the other:
+each round runs every variant once, in a rotating order, and only medians over rounds
+and ratios between variants of the same run are reported.
+"""
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict, List, Mapping
+
+import torch
+
+
+def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 1) -> Dict[str, List[float]]:
+    """Seconds of every call of each variant, ``rounds`` rounds after ``warmup`` untimed ones.
+
+    The order rotates by one each round, so no variant always follows the same neighbour.
+    """
+    names = list(variants)
+    for _ in range(warmup):
+        for name in names:
+            variants[name]()
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def medians(times: Mapping[str, List[float]]) -> Dict[str, float]:
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def ratio_of_medians_and_median_of_ratios(times: Mapping[str, List[float]], name: str, base: str) -> tuple:
+    """(median(name) / median(base), median over rounds of name_r / base_r)."""
+    paired = [a / b for a, b in zip(times[name], times[base])]
+    return statistics.median(times[name]) / statistics.median(times[base]), statistics.median(paired)
+
+
+def machine() -> str:
+    """One line naming the CPU (or GPU), the threads torch uses and the torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def key_values(pairs: Mapping[str, object]) -> str:
+    """``k=v k=v ...`` with floats to 3 decimals (the last line of every benchmark)."""
+    return " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())

@@ -1,0 +1,58 @@
+"""What ``tools/train_net.py`` checks before any process starts or any file is written."""
+
+import difflib
+import os
+
+from ..convert.source import describe_arch
+from ..utils.errors import UserError
+from ..utils.io import check_writable_folder
+from ..utils.resume import find_resume_checkpoint
+from .backbone import _choose_arch
+from .weights import BOTTOM_UP_PREFIX, inspect_weights
+
+
+def check_detection_datasets(names) -> None:
+    """Every dataset is registered and its index file (``json_file``) and image folder exist.
+
+    Raises:
+        UserError: an unknown name, a missing ``$DETECTRON2_DATASETS`` root, index file or folder.
+    """
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    for name in names:
+        if name not in DatasetCatalog.list():
+            close = difflib.get_close_matches(name, DatasetCatalog.list(), n=1)
+            raise UserError(f"unknown dataset {name!r}" + (f"; did you mean {close[0]}?" if close else ""))
+        metadata = MetadataCatalog.get(name)
+        json_file, image_root = metadata.get("json_file", None), metadata.get("image_root", None)
+        root = os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
+        if json_file and not os.path.isdir(root) and os.path.abspath(json_file).startswith(os.path.abspath(root)):
+            raise UserError(f"dataset root not found: {root} ($DETECTRON2_DATASETS; {name} is read from it)")
+        if json_file and not os.path.isfile(json_file):
+            raise UserError(f"dataset {name}: missing index file {json_file}")
+        if image_root and not os.path.isdir(image_root):
+            raise UserError(f"dataset {name}: missing image folder {image_root}")
+
+
+def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False) -> None:
+    """Refuse bad input up front: ``OUTPUT_DIR``, the datasets, ``MODEL.WEIGHTS`` and, with
+    ``resume``, the checkpoint resume would take (it must hold the same ResNet).
+
+    Raises:
+        UserError: naming the problem.
+    """
+    check_writable_folder(cfg.OUTPUT_DIR)
+    check_detection_datasets(list(cfg.DATASETS.TEST) + ([] if eval_only else list(cfg.DATASETS.TRAIN)))
+    prefix = cfg.MODEL.CTC.WEIGHTS_PREFIX
+    configured = _choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights
+    if not resume:
+        return
+    path = find_resume_checkpoint(cfg.OUTPUT_DIR)
+    if path is None:
+        return
+    saved = inspect_weights(path).arch
+    if saved is not None and (saved["depth"], saved["stem"]) != (configured["depth"], configured["stem"]):
+        raise UserError(
+            f"cannot resume from {path}: its {BOTTOM_UP_PREFIX.rstrip('.')} is a {describe_arch(saved)} "
+            f"but the config builds a {describe_arch(configured)}"
+        )
