@@ -57,10 +57,15 @@ def build_report(results: Dict[str, Any]) -> str:
     names = list(runs)
     baseline, ctc = names[0], names[-1]
     out = ["# ctc_plugin demo report", ""]
-    out += [f"Config: `{results['config']}`. Machine: {results['machine']}. Total time {results['total_seconds']:.0f} s.", ""]
+    out += [
+        f"Config: `{results['config']}`. Machine: {results['machine']}. Total time {results['total_seconds']:.0f} s.",
+        "",
+    ]
 
     out += ["## What ran", ""]
-    out += _table(["step", "command", "seconds"], [(s["name"], f"`{s['command']}`", s["seconds"]) for s in results["steps"]])
+    out += _table(
+        ["step", "command", "seconds"], [(s["name"], f"`{s['command']}`", s["seconds"]) for s in results["steps"]]
+    )
 
     out += ["## Pretraining (source task)", ""]
     out += [f"Settings: {results['pretrain_settings']}", ""]
@@ -75,7 +80,10 @@ def build_report(results: Dict[str, Any]) -> str:
     out += ["## Temporal transferability", ""]
     if transfer:
         target = transfer[0].get("target", "")
-        out += [f"A linear probe on frozen features of `{target}` for every epoch's checkpoint (backbone in eval mode).", ""]
+        out += [
+            f"A linear probe on frozen features of `{target}` for every epoch's checkpoint (backbone in eval mode).",
+            "",
+        ]
         curves = _by_run(transfer, "top1")
         out += ["Target test top-1 (%) per epoch:", ""] + _epoch_table(curves, names)
         out += ["![temporal transferability](temporal_transfer/temporal_transfer.png)", ""]

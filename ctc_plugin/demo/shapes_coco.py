@@ -91,4 +91,3 @@ def write_shapes_coco(
     _write_split(str(root), "train", num_train, size, rng)
     _write_split(str(root), "val", num_val, size, rng)
     return str(root)
-

@@ -1,17 +1,15 @@
 """A ``DetectionCheckpointer`` that also reads raw pretraining and torchvision checkpoints."""
 
-import os
 from typing import Any, Dict
 
 from detectron2.checkpoint import DetectionCheckpointer
 
 from ..convert.detectron2 import AUTHOR, convert_to_detectron2, summarize_dropped
-from ..utils.io import atomic_torch_save, atomic_write_text
-from ..utils.resume import LAST_CHECKPOINT, checkpoint_candidates, find_resume_checkpoint
+from ..utils.resume import AtomicCheckpointMixin
 from .weights import inspect_weights
 
 
-class CTCDetectionCheckpointer(DetectionCheckpointer):
+class CTCDetectionCheckpointer(AtomicCheckpointMixin, DetectionCheckpointer):
     """``DetectionCheckpointer`` that converts a raw ResNet checkpoint when it loads one.
 
     Saving is Detectron2's, but each file is written to a temporary name and renamed, and
@@ -28,28 +26,6 @@ class CTCDetectionCheckpointer(DetectionCheckpointer):
     def __init__(self, model, save_dir: str = "", *, weights_prefix: str = "", **checkpointables: Any) -> None:
         super().__init__(model, save_dir, **checkpointables)
         self.weights_prefix = weights_prefix
-
-    def save(self, name: str, **kwargs: Any) -> None:
-        if not self.save_dir or not self.save_to_disk:
-            return
-        data = {"model": self.model.state_dict()}
-        for key, obj in self.checkpointables.items():
-            data[key] = obj.state_dict()
-        data.update(kwargs)
-        basename = f"{name}.pth"
-        save_file = os.path.join(self.save_dir, basename)
-        self.logger.info(f"Saving checkpoint to {save_file}")
-        atomic_torch_save(data, save_file)
-        self.tag_last_checkpoint(basename)
-
-    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
-        atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
-
-    def has_checkpoint(self) -> bool:
-        return bool(self.save_dir) and any(os.path.isfile(p) for p in checkpoint_candidates(self.save_dir))
-
-    def get_checkpoint_file(self) -> str:
-        return find_resume_checkpoint(self.save_dir) or ""
 
     def _load_file(self, filename: str) -> Dict[str, Any]:
         if not filename.endswith((".pkl", ".pyth")):

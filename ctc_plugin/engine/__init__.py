@@ -6,4 +6,11 @@ from .setup import default_setup
 from .temporal_transfer_hook import TemporalTransferHook
 from .trainer import CTCTrainer
 
-__all__ = ["AtomicCheckpointer", "CTCStageHook", "CTCTrainer", "EpochCheckpointer", "TemporalTransferHook", "default_setup"]
+__all__ = [
+    "AtomicCheckpointer",
+    "CTCStageHook",
+    "CTCTrainer",
+    "EpochCheckpointer",
+    "TemporalTransferHook",
+    "default_setup",
+]

@@ -6,14 +6,13 @@ heads, memories, Z and information bank; ``"trainer"``: iteration, optimizer and
 It contains only tensors and plain containers, so it loads with ``weights_only=True``.
 """
 
-import os
 from typing import Any, Dict
 
 from fvcore.common.checkpoint import Checkpointer
 
 from ..utils.errors import UserError
-from ..utils.io import atomic_torch_save, atomic_write_text, load_checkpoint
-from ..utils.resume import LAST_CHECKPOINT, checkpoint_candidates, find_resume_checkpoint
+from ..utils.io import load_checkpoint
+from ..utils.resume import AtomicCheckpointMixin, checkpoint_candidates, find_resume_checkpoint
 
 __all__ = ["AtomicCheckpointer", "MethodState", "check_arch", "checkpoint_candidates", "find_resume_checkpoint"]
 
@@ -43,33 +42,11 @@ class MethodState:
         self.ctc.load_method_state_dict(state)
 
 
-class AtomicCheckpointer(Checkpointer):
-    """Every file is written to a temporary name and renamed; loads use ``weights_only``."""
+class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
+    """Atomic files that also carry the backbone's ``"arch"``; loads use ``weights_only``."""
 
-    def save(self, name: str, **kwargs: Any) -> None:
-        if not self.save_dir or not self.save_to_disk:
-            return
-        data = {"model": self.model.state_dict()}
-        if hasattr(self.model, "arch"):
-            data["arch"] = self.model.arch
-        for key, obj in self.checkpointables.items():
-            data[key] = obj.state_dict()
-        data.update(kwargs)
-        basename = f"{name}.pth"
-        save_file = os.path.join(self.save_dir, basename)
-        self.logger.info(f"Saving checkpoint to {save_file}")
-        atomic_torch_save(data, save_file)
-        self.tag_last_checkpoint(basename)
-
-    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
-        atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
-
-    # Resume takes the newest complete checkpoint, not blindly the one last_checkpoint names.
-    def has_checkpoint(self) -> bool:
-        return bool(self.save_dir) and any(os.path.isfile(p) for p in checkpoint_candidates(self.save_dir))
-
-    def get_checkpoint_file(self) -> str:
-        return find_resume_checkpoint(self.save_dir) or ""
+    def extra_state(self) -> Dict[str, Any]:
+        return {"arch": self.model.arch} if hasattr(self.model, "arch") else {}
 
     def _load_file(self, f: str) -> Dict[str, Any]:
         checkpoint = load_checkpoint(f)

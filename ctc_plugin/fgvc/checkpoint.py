@@ -79,5 +79,6 @@ def check_resume_compatible(state: Dict[str, Any], output_dir: str, model_name: 
     saved_classes = state.get("num_classes")
     if num_classes and saved_classes and saved_classes != num_classes:
         raise UserError(
-            f"cannot resume from {output_dir}: its checkpoint has {saved_classes} classes but the dataset has {num_classes}"
+            f"cannot resume from {output_dir}: its checkpoint has {saved_classes} classes "
+            f"but the dataset has {num_classes}"
         )

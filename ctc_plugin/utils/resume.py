@@ -3,10 +3,10 @@
 import glob
 import logging
 import os
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from .errors import UserError
-from .io import describe_load_error, load_checkpoint
+from .io import atomic_torch_save, atomic_write_text, describe_load_error, load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +56,36 @@ def find_resume_checkpoint(save_dir: str) -> Optional[str]:
         raise UserError(f"cannot resume: no checkpoint in {save_dir} can be read ({'; '.join(problems)})")
     return None
 
+
+class AtomicCheckpointMixin:
+    """For fvcore ``Checkpointer`` subclasses: atomic files, and resume from the newest complete one.
+
+    Every checkpoint and ``last_checkpoint`` is written to a temporary name and renamed;
+    ``has_checkpoint`` / ``get_checkpoint_file`` use ``find_resume_checkpoint``. Subclasses
+    add entries to every file through ``extra_state()``.
+    """
+
+    def extra_state(self) -> Dict[str, Any]:
+        return {}
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict(), **self.extra_state()}
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        self.logger.info(f"Saving checkpoint to {save_file}")
+        atomic_torch_save(data, save_file)
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
+
+    def has_checkpoint(self) -> bool:
+        return bool(self.save_dir) and any(os.path.isfile(p) for p in checkpoint_candidates(self.save_dir))
+
+    def get_checkpoint_file(self) -> str:
+        return find_resume_checkpoint(self.save_dir) or ""
