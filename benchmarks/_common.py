@@ -57,5 +57,11 @@ def machine() -> str:
 
 
 def key_values(pairs: Mapping[str, object]) -> str:
-    """``k=v k=v ...`` with floats to 3 decimals (the last line of every benchmark)."""
-    return " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())
+    """``k=v k=v ...``, floats to 3 decimals or, below 0.1, 3 significant digits (the last line of every benchmark)."""
+    return " ".join(f"{k}={_number(v)}" for k, v in pairs.items())
+
+
+def _number(value: object) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.3f}" if abs(value) >= 0.1 else f"{value:.3g}"

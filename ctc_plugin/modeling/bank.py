@@ -5,11 +5,16 @@ import copy
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from torchvision.models import resnet as tv_resnet
 
-# Modules whose forward applies ``bnI`` directly to ``convI``'s output (and ``downsample``
-# is ``Sequential(conv, bn)``): torchvision's ResNet and its blocks. Other modules are kept.
-_FOLDABLE = (tv_resnet.ResNet, tv_resnet.BasicBlock, tv_resnet.Bottleneck)
+
+def _foldable() -> tuple:
+    """Modules whose forward applies ``bnI`` directly to ``convI``'s output (and whose
+    ``downsample`` is ``Sequential(conv, bn)``): torchvision's ResNet and its blocks."""
+    try:
+        from torchvision.models import resnet as tv_resnet  # only to recognise its classes
+    except ImportError:
+        return ()
+    return (tv_resnet.ResNet, tv_resnet.BasicBlock, tv_resnet.Bottleneck)
 
 
 @torch.no_grad()
@@ -23,12 +28,13 @@ def inference_copy(network: nn.Module, memory_format: torch.memory_format = torc
 
     Args:
         network: the frozen network (its own state is untouched).
-        memory_format: layout of the copy's weights (``torch.channels_last`` is faster for
-            a CPU forward pass); feed it inputs in the same layout.
+        memory_format: layout of the copy's weights (``torch.channels_last`` to match a
+            channels_last network).
     """
     network = copy.deepcopy(network).eval()
+    foldable = _foldable()
     for module in network.modules():
-        if not isinstance(module, _FOLDABLE):
+        if not foldable or not isinstance(module, foldable):
             continue
         for i in (1, 2, 3):
             conv, bn = getattr(module, f"conv{i}", None), getattr(module, f"bn{i}", None)

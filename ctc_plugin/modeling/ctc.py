@@ -18,6 +18,11 @@ from .negatives import OtherClassNegatives, UniformNegatives
 Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def _float32(device: torch.device) -> torch.autocast:
+    """No autocast: the memory products and exp(s / 0.07) of the NCE losses stay in float32."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
 class CTC(nn.Module):
     """Contrastive temporal coding (Cui, Zhao et al., ECCV 2022, arXiv 2203.03871).
 
@@ -71,9 +76,9 @@ class CTC(nn.Module):
         self.irs_head = EmbedHead(backbone.num_features, embed_dim)  # on the network's features
         self.bank_head = EmbedHead(backbone.num_features, embed_dim)  # on the bank's features
         self.bank: Optional[nn.Module] = None
-        # A BatchNorm-folded, channels_last copy of the bank for its forward pass (about 0.75
-        # of the bank's CPU time, benchmarks/step_time.py); kept out of the module's children
-        # so that it is neither saved nor seen by DDP, and rebuilt whenever the bank changes.
+        # A BatchNorm-folded copy of the bank for its forward pass (0.93-0.97 of the bank's CPU
+        # time, docs/benchmarks.md); kept out of the module's children so that it is neither
+        # saved nor seen by DDP, and rebuilt whenever the bank changes.
         self._bank_forward: Tuple[nn.Module, ...] = ()
         self.alpha, self.beta = alpha, beta
         self.train_ias_head = train_ias_head
@@ -137,8 +142,9 @@ class CTC(nn.Module):
         head, which saves them for its backward pass.
         """
         if not self._bank_forward:
-            self._bank_forward = (inference_copy(self.bank, torch.channels_last),)
-        return self._bank_forward[0].forward_features(images.contiguous(memory_format=torch.channels_last))
+            memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+            self._bank_forward = (inference_copy(self.bank, memory_format),)
+        return self._bank_forward[0].forward_features(images)
 
     def _apply(self, fn, *args, **kwargs):
         self._bank_forward = ()  # rebuilt from the moved or converted bank on first use
@@ -160,7 +166,8 @@ class CTC(nn.Module):
         generator = torch.Generator().manual_seed(mix_seed(self.seed, 2, self.iteration, rank()))
         if self.stage == 1 and self.alpha > 0:
             z = self.ias_head(features)  # B x 128, unit norm
-            losses["loss_ias"] = self.alpha * self.ias.loss(z, indices, generator)
+            with _float32(self.device):
+                losses["loss_ias"] = self.alpha * self.ias.loss(z, indices, generator)
             self._pending = (z.detach(), indices)
         elif self.stage == 2 and self.beta > 0:
             bank_features = self.bank_features(images)
@@ -168,7 +175,8 @@ class CTC(nn.Module):
             v2 = self.bank_head(bank_features)
             negatives = self.negatives.draw(labels, self.irs_negatives, generator).to(indices.device)
             slots = torch.cat([indices.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
-            losses["loss_irs"] = self.beta * self.irs.loss(v1, v2, slots)
+            with _float32(self.device):
+                losses["loss_irs"] = self.beta * self.irs.loss(v1, v2, slots)
             self._pending = (v1.detach(), v2.detach(), indices)
         return losses
 

@@ -5,7 +5,7 @@ from typing import Dict, Optional
 import torch
 import torch.nn.functional as F
 
-from .memory import init_memory, momentum_update
+from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
 from .negatives import UniformNegatives
 
@@ -54,7 +54,7 @@ class InstanceDiscrimination:
             return F.cross_entropy(logits, indices)
         negatives = self.negatives.draw(indices, self.num_negatives, generator).to(z.device)
         slots = torch.cat([indices.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
-        scores = torch.einsum("bkd,bd->bk", self.memory[slots], z / self.temperature)
+        scores = memory_scores(z / self.temperature, self.memory, slots)
         if self.log_z is None:
             self.log_z = first_batch_log_z(scores, self.num_data)
         return nce_loss(scores, self.num_data, self.log_z)

@@ -4,7 +4,7 @@ from typing import Dict, Optional
 
 import torch
 
-from .memory import init_memory, momentum_update
+from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
 
 
@@ -17,9 +17,9 @@ class ContrastiveRevitalization:
     ``P2_j = exp(M1_j . v2 / tau) / Z2``, Z fixed on the first batch as ``mean(exp) * N``.
     The loss is the NCE loss (Pn = 1/N) of both directions, summed.
 
-    Two equal ways to get the (B, 1+K) scores: gather a B x (1+K) x d block of the memory
-    (CRD's way), or one B x N product followed by a gather of 1+K scores per row, cheaper
-    whenever N < B x K (CIFAR: 50k against 64 x 16384). The cheaper one is used.
+    Two equal ways to get the (B, 1+K) scores: gather the B x (1+K) memory rows (CRD's way,
+    here in chunks), or one B x N product followed by a gather of 1+K scores per row;
+    ``memory_scores`` picks the cheaper (the product at CIFAR scale, the gather at ImageNet).
 
     Args:
         num_data: N.
@@ -50,10 +50,8 @@ class ContrastiveRevitalization:
 
     def scores(self, embedding: torch.Tensor, memory: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """(B, 1+K) ``memory[slots] . embedding / tau``."""
-        embedding = embedding / self.temperature  # B x d: cheaper than dividing B x (1+K) scores
-        if self.num_data < slots.numel():
-            return (embedding @ memory.t()).gather(1, slots)  # B x N, then B x (1+K)
-        return torch.einsum("bkd,bd->bk", memory[slots], embedding)
+        # Dividing the B x d embedding is cheaper than dividing the B x (1+K) scores.
+        return memory_scores(embedding / self.temperature, memory, slots)
 
     def loss(self, v1: torch.Tensor, v2: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """L_IRS for unit embeddings v1 (current) and v2 (bank), (B, d) each.

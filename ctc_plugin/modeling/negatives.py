@@ -26,8 +26,8 @@ class OtherClassNegatives:
 
     def __init__(self, targets: torch.Tensor) -> None:
         targets = torch.as_tensor(targets, dtype=torch.long)
-        self.order = torch.argsort(targets, stable=True)
-        self.order_twice = torch.cat([self.order, self.order])  # position p and p + N are the same image
+        order = torch.argsort(targets, stable=True)
+        self.order_twice = torch.cat([order, order])  # positions p and p + N hold the same image
         self.counts = torch.bincount(targets)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
         self.ends = self.starts + self.counts

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Item 4: the transfer tools against Detectron2's own loop, and the converter's cost.
+
+Seconds per iteration of ``tools/train_net.py``'s ``Trainer`` (DefaultTrainer with its hooks,
+the plugin's checkpointer and backbone) against Detectron2's plain training loop
+(``SimpleTrainer`` with an LR scheduler step, as in Detectron2's ``plain_train_net.py``) on the
+same config (configs/coco_maskrcnn_ctc.yaml, small images), the same converted ResNet-50
+weights and the same tiny COCO (tests/coco_tiny.py), steps interleaved in rounds.
+Then wall seconds of ``tools/convert_weights.py`` (convert plus verify) for a ResNet-50, to
+Detectron2 and to timm. The last line is ``key=value`` pairs.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(REPO, "tools"), os.path.join(REPO, "tests")]
+# Detectron2 reads $DETECTRON2_DATASETS when it registers the builtin COCO names, on import.
+ROOT = tempfile.mkdtemp(prefix="ctc_transfer_bench_")
+os.environ["DETECTRON2_DATASETS"] = os.path.join(ROOT, "datasets")
+
+import torch  # noqa: E402
+from _common import interleaved, key_values, machine, medians  # noqa: E402
+from coco_tiny import write_tiny_coco  # noqa: E402
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.data import build_detection_train_loader  # noqa: E402
+from detectron2.engine import SimpleTrainer, default_argument_parser  # noqa: E402
+from detectron2.solver import build_lr_scheduler, build_optimizer  # noqa: E402
+from detectron2.utils.events import EventStorage  # noqa: E402
+
+from ctc_plugin.models import ResNet  # noqa: E402
+
+TINY = (
+    "MODEL.DEVICE cpu INPUT.MIN_SIZE_TRAIN (96,) INPUT.MAX_SIZE_TRAIN 128 SOLVER.IMS_PER_BATCH 2 "
+    "MODEL.RPN.BATCH_SIZE_PER_IMAGE 32 MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE 32 DATALOADER.NUM_WORKERS 0"
+).split()
+
+
+class Stepper:
+    """Runs single iterations of a trainer the way ``TrainerBase.train`` does."""
+
+    def __init__(self, trainer, with_hooks: bool, scheduler=None) -> None:
+        self.trainer, self.with_hooks, self.scheduler = trainer, with_hooks, scheduler
+        self.storage = EventStorage(0)
+        trainer.storage = self.storage
+        trainer.iter = trainer.start_iter = 0
+        if with_hooks:
+            with self.storage:
+                trainer.before_train()
+
+    def __call__(self) -> None:
+        trainer = self.trainer
+        with self.storage:
+            if self.with_hooks:
+                trainer.before_step()
+                trainer.run_step()
+                trainer.after_step()
+            else:
+                self.storage.iter = trainer.iter
+                trainer.run_step()
+                self.scheduler.step()
+        trainer.iter += 1
+
+
+def build_steppers(root: str, weights: str):
+    import train_net  # tools/train_net.py
+
+    args = default_argument_parser().parse_args(
+        ["--config-file", os.path.join(REPO, "configs/coco_maskrcnn_ctc.yaml"), "MODEL.WEIGHTS", weights, *TINY]
+    )
+    args.opts += ["OUTPUT_DIR", os.path.join(root, "output")]
+    cfg = train_net.setup(args)
+    torch.manual_seed(0)
+    tool = train_net.Trainer(cfg)
+    tool.resume_or_load(resume=False)
+
+    torch.manual_seed(0)
+    model = train_net.Trainer.build_model(cfg)  # the same model builder, config and weights
+    train_net.CTCDetectionCheckpointer(model, weights_prefix=cfg.MODEL.CTC.WEIGHTS_PREFIX).load(weights)
+    assert isinstance(train_net.CTCDetectionCheckpointer(model), DetectionCheckpointer)
+    optimizer = build_optimizer(cfg, model)
+    plain = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
+    return Stepper(tool, with_hooks=True), Stepper(
+        plain, with_hooks=False, scheduler=build_lr_scheduler(cfg, optimizer)
+    )
+
+
+def convert_seconds(root: str, source: str, target: str) -> float:
+    output = os.path.join(root, "r50." + ("pkl" if target == "detectron2" else "pth"))
+    command = [sys.executable, os.path.join(REPO, "tools/convert_weights.py"), source, output, "--to", target]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=REPO)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--convert-rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    root = ROOT
+    try:
+        write_tiny_coco(os.environ["DETECTRON2_DATASETS"], num_train=8)
+        torch.manual_seed(0)
+        source = os.path.join(root, "r50_pretrain.pth")
+        network = ResNet(50, stem="imagenet", num_classes=1000)
+        torch.save({"model": network.state_dict(), "arch": network.arch, "epoch": 1}, source)
+        weights = os.path.join(root, "r50.pkl")
+        subprocess.run(
+            [sys.executable, os.path.join(REPO, "tools/convert_weights.py"), source, weights, "--to", "detectron2"],
+            check=True,
+            capture_output=True,
+            cwd=REPO,
+        )
+        tool, plain = build_steppers(root, weights)
+        train = medians(interleaved({"train_net": tool, "plain": plain}, args.rounds, warmup=1))
+        convert = medians(
+            interleaved(
+                {t: (lambda t=t: convert_seconds(root, source, t)) for t in ("detectron2", "timm")},
+                args.convert_rounds,
+                warmup=0,
+            )
+        )
+    finally:
+        shutil.rmtree(ROOT, ignore_errors=True)
+
+    ratio = train["train_net"] / train["plain"]
+    print(f"Mask R-CNN R50-FPN, 96-128 px, batch 2; {machine()}")
+    print(f"tools/train_net.py {train['train_net']:.3f} s/iter, plain SimpleTrainer {train['plain']:.3f}: {ratio:.3f}x")
+    print(f"convert + verify ResNet-50: Detectron2 {convert['detectron2']:.1f} s, timm {convert['timm']:.1f} s")
+    print(
+        key_values(
+            {
+                "train_net_over_plain": ratio,
+                "train_net_s_per_iter": train["train_net"],
+                "convert_d2_s": convert["detectron2"],
+                "convert_timm_s": convert["timm"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
