@@ -18,7 +18,11 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 py="$VENV/bin/python"
-pip() { "$py" -m pip --disable-pip-version-check -q "$@"; }
+# pip warns about every missing local index folder of this machine's pip.conf; keep its real output.
+pip() {
+  "$py" -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }
+  return "${PIPESTATUS[0]}"
+}
 
 # torch and torchvision: an environment that already has them keeps them (a user's CUDA build).
 if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
