@@ -91,3 +91,18 @@ class Worker:
 
     def __call__(self, *args) -> None:
         run(lambda: self.main(*args), self.tool)
+
+
+def launch_tool(main: Callable[[argparse.Namespace], None], args: argparse.Namespace, tool: str) -> None:
+    """``detectron2.engine.launch`` of ``main(args)`` with the command line's process flags."""
+    from detectron2.engine import launch
+
+    launch(
+        Worker(main, tool),
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+        timeout=dist_timeout(args),
+    )

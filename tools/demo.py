@@ -169,8 +169,11 @@ def main() -> None:
     pipeline.tool("mask_rcnn", "train_net.py", "--config-file", os.path.join(REPO, cfg.DETECTION.CONFIG),
                   "MODEL.WEIGHTS", weights["detectron2"], "OUTPUT_DIR", detection_dir, *cfg.DETECTION.OPTS,
                   env={"DETECTRON2_DATASETS": detectron2_root})  # fmt: skip
-    detection = last_metrics(os.path.join(detection_dir, "metrics.json"), ("bbox/AP", "segm/AP", "iteration"))
-    detection["iterations"] = detection.pop("iteration", -1) + 1
+    found = last_metrics(os.path.join(detection_dir, "metrics.json"), ("bbox/AP", "segm/AP"))
+    # Per-category APs of the 77 COCO categories the shapes do not use are NaN: not shown.
+    detection = {k: v for k, v in found.items() if v == v or "-" not in k}
+    with open(os.path.join(detection_dir, "config.yaml")) as f:
+        detection_iters = int(re.search(r"MAX_ITER: (\d+)", f.read()).group(1))
 
     fgvc_root = cfg.FGVC.ROOT
     fgvc_note = f"The fine-grained set at `{fgvc_root}`."
@@ -189,6 +192,7 @@ def main() -> None:
                   *cfg.FGVC.OPTS)  # fmt: skip
     with open(os.path.join(fgvc_dir, "results.json")) as f:
         fgvc = {k: v for k, v in json.load(f).items() if isinstance(v, (int, float))}
+    fgvc.update({k: int(fgvc[k]) for k in ("epoch", "num_images") if k in fgvc})
 
     def table(name: str) -> List[Dict[str, Any]]:
         with open(os.path.join(out, name)) as f:
@@ -211,7 +215,7 @@ def main() -> None:
             f"on {runs['ctc']['input_size']}x{runs['ctc']['input_size']} inputs",
             epochs=runs["ctc"]["total_epochs"],
             images=runs["ctc"]["images"],
-            detection_iters=int(detection.pop("iterations", 0)),
+            detection_iters=detection_iters,
             fgvc_images=fgvc.get("num_images", "a few"),
         ),
     }

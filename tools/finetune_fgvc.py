@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import detectron2.utils.comm as comm  # noqa: E402
-from _cli import add_dist_timeout, dist_timeout, run  # noqa: E402
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
+from _cli import add_dist_timeout, launch_tool, run  # noqa: E402
+from detectron2.engine import default_argument_parser  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
 from ctc_plugin.fgvc import check_fgvc_layout, get_fgvc_cfg  # noqa: E402
@@ -88,24 +88,11 @@ def main(args) -> None:
         print(f"{cfg.DATASETS.NAME}: top-1 {results['top1']:.2f}  top-5 {results['top5']:.2f}")
 
 
-def worker(args) -> None:
-    """A launched process: bad input found late (e.g. a corrupt index) is one line and exit 2."""
-    run(lambda: main(args), "finetune_fgvc")
-
-
 def invoke_main() -> None:
     args = add_dist_timeout(default_argument_parser()).parse_args()
     # Bad input is one line here, before any worker is spawned or any file written.
     check_inputs(build_config(args), args.resume)
-    launch(
-        worker,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-        timeout=dist_timeout(args),
-    )  # a failed worker is one line from run()
+    launch_tool(main, args, "finetune_fgvc")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _cli import Worker, add_dist_timeout, dist_timeout, run  # noqa: E402
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
+from _cli import add_dist_timeout, launch_tool, run  # noqa: E402
+from detectron2.engine import default_argument_parser  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
 from ctc_plugin.config import get_cfg  # noqa: E402
@@ -41,15 +41,7 @@ def main(args) -> None:
 def launch_all(args) -> None:
     # Bad input is one line here, before any process is started or any file written.
     check_pretrain_inputs(setup(args), resume=args.resume)
-    launch(
-        Worker(main, "pretrain"),
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-        timeout=dist_timeout(args),
-    )
+    launch_tool(main, args, "pretrain")
 
 
 if __name__ == "__main__":

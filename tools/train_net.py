@@ -18,9 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import detectron2.utils.comm as comm  # noqa: E402
-from _cli import Worker, add_dist_timeout, dist_timeout, run  # noqa: E402
+from _cli import add_dist_timeout, launch_tool, run  # noqa: E402
 from detectron2.config import get_cfg  # noqa: E402
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch  # noqa: E402
+from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup  # noqa: E402
 from detectron2.evaluation import COCOEvaluator, verify_results  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
@@ -96,15 +96,7 @@ def invoke_main() -> None:
     # Bad input is one line here, before any worker is spawned or any file written.
     check_detection_inputs(build_config(args), resume=args.resume, eval_only=args.eval_only)
     print("Command Line Args:", args)
-    launch(
-        Worker(main, "train_net"),
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-        timeout=dist_timeout(args),
-    )
+    launch_tool(main, args, "train_net")
 
 
 if __name__ == "__main__":
