@@ -146,3 +146,17 @@ def test_tool_names_the_missing_index_file(tmp_path):
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("finetune_fgvc: error:") and "images_variant_trainval.txt" in last_line
     assert "Traceback" not in result.stderr
+
+
+def test_two_processes_on_cpu(tmp_path, weights):
+    root = LAYOUTS["cub200"](str(tmp_path / "data"))
+    output = str(tmp_path / "out")
+    result = run_tool(
+        "--num-gpus", "2", "--dist-url", "auto", "--config-file", "configs/fgvc/cub200_r50.yaml", *TINY,
+        "DATASETS.ROOT", root, "MODEL.WEIGHTS", weights["timm"], "OUTPUT_DIR", output,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(os.path.join(output, "results.json")) as f:
+        results = json.load(f)
+    assert results["num_images"] == 2 * NUM_CLASSES  # every test image counted once over both ranks
+    assert os.path.isfile(os.path.join(output, "model_final.pth"))
