@@ -12,6 +12,7 @@ import time
 from typing import Callable, Dict, List, Mapping
 
 import torch
+import torch.nn.functional as F
 
 
 def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 1) -> Dict[str, List[float]]:
@@ -65,3 +66,21 @@ def _number(value: object) -> str:
     if not isinstance(value, float):
         return str(value)
     return f"{value:.3f}" if abs(value) >= 0.1 else f"{value:.3g}"
+
+
+def ce_training_step(depth: int, stem: str, size: int, batch: int, num_classes: int = 100) -> Callable[[], None]:
+    """One SGD step of a plain cross-entropy ResNet on fixed in-memory data (the baseline step)."""
+    from ctc_plugin.models import ResNet
+
+    torch.manual_seed(0)
+    network = ResNet(depth, stem=stem, num_classes=num_classes)
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9)
+    images, labels = torch.randn(batch, 3, size, size), torch.randint(num_classes, (batch,))
+
+    def step() -> None:
+        loss = F.cross_entropy(network(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step

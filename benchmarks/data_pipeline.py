@@ -16,14 +16,11 @@ import pickle
 import tempfile
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from _common import interleaved, key_values, machine, medians
+from _common import ce_training_step, interleaved, key_values, machine, medians
 from PIL import Image
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.data import EpochBatchSampler, build_dataset, build_train_loader
-from ctc_plugin.models import ResNet
 
 
 def write_cifar(root: str, count: int) -> None:
@@ -65,21 +62,6 @@ def loader_pass(cfg, dataset, batch: int, workers: int, batches: int):
     return run
 
 
-def model_step(depth: int, stem: str, size: int, batch: int):
-    torch.manual_seed(0)
-    network = ResNet(depth, stem=stem, num_classes=100)
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9)
-    images, labels = torch.randn(batch, 3, size, size), torch.randint(100, (batch,))
-
-    def step() -> None:
-        loss = F.cross_entropy(network(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=8, help="batches per timed loader pass")
@@ -100,8 +82,8 @@ def main() -> None:
             cfg.INPUT.SIZE = size
             for workers in (0, 2):
                 variants[f"{name}_w{workers}"] = loader_pass(cfg, dataset, batch, workers, args.batches)
-        variants["cifar_step"] = model_step(18, "cifar", 32, 64)
-        variants["imagenet_step"] = model_step(50, "imagenet", 224, args.r50_batch)
+        variants["cifar_step"] = ce_training_step(18, "cifar", 32, 64)
+        variants["imagenet_step"] = ce_training_step(50, "imagenet", 224, args.r50_batch)
         median = medians(interleaved(variants, args.rounds, warmup=1))
 
     ips = {

@@ -17,7 +17,7 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from _common import interleaved, key_values, machine, medians
+from _common import ce_training_step, interleaved, key_values, machine, medians
 
 from ctc_plugin.modeling import CTC, memory
 from ctc_plugin.modeling.ias import InstanceDiscrimination
@@ -56,19 +56,7 @@ def loss_step(num_data: int, args: argparse.Namespace, kind: str):
 
 
 def r50_step(args: argparse.Namespace):
-    torch.manual_seed(0)
-    network = ResNet(50, stem="imagenet", num_classes=1000)
-    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9)
-    images = torch.randn(args.r50_batch, 3, 224, 224)
-    labels = torch.randint(1000, (args.r50_batch,))
-
-    def step() -> None:
-        loss = F.cross_entropy(network(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
+    return ce_training_step(50, "imagenet", 224, args.r50_batch, num_classes=1000)
 
 
 def memory_bytes(args: argparse.Namespace) -> dict:
