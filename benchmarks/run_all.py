@@ -116,7 +116,13 @@ def table(v: Dict[str, str], gpu_measured: bool) -> str:
             )
         )
     else:
-        rows.append(("GPU: AMP + channels_last against fp32 (benchmarks/gpu_throughput.py)", "not yet measured", ""))
+        rows.append(
+            (
+                "GPU: AMP + channels_last against fp32 (benchmarks/gpu_throughput.py)",
+                "not measured (no CUDA device)",
+                "",
+            )
+        )
     lines = ["| measurement | measured | target |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {target} |" for name, value, target in rows]
     return "\n".join(lines)

@@ -18,20 +18,13 @@ def _foldable() -> tuple:
 
 
 @torch.no_grad()
-def inference_copy(network: nn.Module, memory_format: torch.memory_format = torch.contiguous_format) -> nn.Module:
-    """An eval-mode, no-grad copy of ``network`` with BatchNorm folded into the convolutions.
+def fold_batch_norm(network: nn.Module) -> bool:
+    """Fold every eval-mode BatchNorm of torchvision ResNet modules into its convolution, in place.
 
-    In eval mode BatchNorm is an affine map per channel, so folding it into the preceding
-    convolution's weight and bias computes the same features (to float rounding) without a
-    pass over every activation map. Only torchvision ResNets and blocks are folded; any
-    other module is copied unchanged.
-
-    Args:
-        network: the frozen network (its own state is untouched).
-        memory_format: layout of the copy's weights (``torch.channels_last`` to match a
-            channels_last network).
+    In eval mode BatchNorm is an affine map per channel, so the folded convolution computes
+    the same features (to float rounding) without a pass over every activation map. Returns
+    whether the whole network was a torchvision ResNet (and so holds no BatchNorm any more).
     """
-    network = copy.deepcopy(network).eval()
     foldable = _foldable()
     for module in network.modules():
         if not foldable or not isinstance(module, foldable):
@@ -49,4 +42,42 @@ def inference_copy(network: nn.Module, memory_format: torch.memory_format = torc
             and isinstance(downsample[1], nn.BatchNorm2d)
         ):
             module.downsample = nn.Sequential(fuse_conv_bn_eval(downsample[0], downsample[1]))
-    return network.to(memory_format=memory_format).requires_grad_(False)
+    return bool(foldable) and isinstance(network, foldable)
+
+
+class InferenceCopy(nn.Module):
+    """An eval-mode, no-grad copy of a network for the frozen bank's ``forward_features``.
+
+    BatchNorm is folded into the convolutions. On a CPU, in float32 and without autocast, a
+    torchvision ResNet also runs with its activations in oneDNN's blocked layout
+    (``to_mkldnn``): convolutions then skip the reorders of every input and output, about
+    0.87-0.90 of the dense folded pass (docs/benchmarks.md). The features are the same to
+    float rounding on every path. Any network other than a torchvision ResNet is copied
+    unchanged and runs dense.
+
+    Args:
+        network: the frozen network (its own state is untouched).
+        memory_format: layout of the copy's weights (``torch.channels_last`` to match a
+            channels_last network).
+    """
+
+    def __init__(self, network: nn.Module, memory_format: torch.memory_format = torch.contiguous_format) -> None:
+        super().__init__()
+        self.network = copy.deepcopy(network).eval()
+        # Only layers the oneDNN layout supports remain once a whole ResNet is folded.
+        self.blocked_layout = fold_batch_norm(self.network) and torch.backends.mkldnn.is_available()
+        self.network.to(memory_format=memory_format).requires_grad_(False)
+
+    def _use_blocked_layout(self, images: torch.Tensor) -> bool:
+        return (
+            self.blocked_layout
+            and images.device.type == "cpu"
+            and images.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+        )
+
+    @torch.no_grad()
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        if self._use_blocked_layout(images):
+            return self.network.forward_features(images.to_mkldnn()).to_dense()
+        return self.network.forward_features(images)

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..utils.distributed import gather_rows, rank
 from ..utils.seeding import mix_seed
-from .bank import inference_copy
+from .bank import InferenceCopy
 from .heads import EmbedHead
 from .ias import InstanceDiscrimination
 from .irs import ContrastiveRevitalization
@@ -76,8 +76,8 @@ class CTC(nn.Module):
         self.irs_head = EmbedHead(backbone.num_features, embed_dim)  # on the network's features
         self.bank_head = EmbedHead(backbone.num_features, embed_dim)  # on the bank's features
         self.bank: Optional[nn.Module] = None
-        # A BatchNorm-folded copy of the bank for its forward pass (0.93-0.97 of the bank's CPU
-        # time, docs/benchmarks.md); kept out of the module's children so that it is neither
+        # A faster copy of the bank for its forward pass (BatchNorm folded, oneDNN layout on a
+        # CPU; docs/benchmarks.md), kept out of the module's children so that it is neither
         # saved nor seen by DDP, and rebuilt whenever the bank changes.
         self._bank_forward: Tuple[nn.Module, ...] = ()
         self.alpha, self.beta = alpha, beta
@@ -143,7 +143,7 @@ class CTC(nn.Module):
         """
         if not self._bank_forward:
             memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-            self._bank_forward = (inference_copy(self.bank, memory_format),)
+            self._bank_forward = (InferenceCopy(self.bank, memory_format),)
         return self._bank_forward[0].forward_features(images)
 
     def _apply(self, fn, *args, **kwargs):
