@@ -52,9 +52,8 @@ class InferenceCopy(nn.Module):
     torchvision ResNet also runs with its activations in oneDNN's blocked layout
     (``to_mkldnn``): convolutions then skip the reorders of every input and output, 0.86
     (ResNet-18 CIFAR) and 0.80 (ResNet-50) of the dense folded pass (docs/benchmarks.md). The
-    features are the same to
-    float rounding on every path. Any network other than a torchvision ResNet is copied
-    unchanged and runs dense.
+    features are the same to float rounding on every path. Any network other than a
+    torchvision ResNet is copied unchanged and runs dense.
 
     Args:
         network: the frozen network (its own state is untouched).
