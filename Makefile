@@ -10,7 +10,7 @@ setup:
 
 # Pretrains a baseline and a CTC ResNet-18 on Fashion-MNIST (real data, offline, 2 CPU cores).
 demo: setup
-	$(PY) tools/demo.py --config-file configs/demo/default.yaml
+	$(VENV)/bin/ctc-demo --config-file configs/demo/default.yaml
 
 test: setup lint
 	$(PY) -m pytest -q

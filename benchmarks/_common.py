@@ -68,9 +68,30 @@ def _number(value: object) -> str:
     return f"{value:.3f}" if abs(value) >= 0.1 else f"{value:.3g}"
 
 
+def make_ctc(
+    backbone,
+    targets,
+    alpha: float,
+    beta: float,
+    ias_negatives: int = 0,
+    irs_negatives: int = 16_384,
+    channels_last: bool = False,
+    device: torch.device = torch.device("cpu"),
+):
+    """CTC built as the trainer builds it (``build_ctc`` from a config), with these settings."""
+    from ctc_plugin.config import get_cfg
+    from ctc_plugin.modeling import build_ctc
+
+    cfg = get_cfg()
+    cfg.CTC.ALPHA, cfg.CTC.BETA = alpha, beta
+    cfg.CTC.IAS.NUM_NEGATIVES, cfg.CTC.IRS.NUM_NEGATIVES = ias_negatives, irs_negatives
+    cfg.SOLVER.CHANNELS_LAST = channels_last
+    return build_ctc(cfg, backbone.to(device), targets, device)
+
+
 def ce_training_step(depth: int, stem: str, size: int, batch: int, num_classes: int = 100) -> Callable[[], None]:
     """One SGD step of a plain cross-entropy ResNet on fixed in-memory data (the baseline step)."""
-    from ctc_plugin.models import ResNet
+    from ctc_plugin.backbones import ResNet
 
     torch.manual_seed(0)
     network = ResNet(depth, stem=stem, num_classes=num_classes)

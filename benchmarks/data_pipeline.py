@@ -19,8 +19,7 @@ import numpy as np
 from _common import ce_training_step, interleaved, key_values, machine, medians
 from PIL import Image
 
-from ctc_plugin.config import get_cfg
-from ctc_plugin.data import EpochBatchSampler, build_dataset, build_train_loader
+from ctc_plugin.data import EpochBatchSampler, build_dataset, build_train_loader, build_transform
 
 
 def write_cifar(root: str, count: int) -> None:
@@ -48,15 +47,13 @@ def write_imagenet(root: str, classes: int, per_class: int) -> None:
             Image.fromarray(image).save(os.path.join(folder, f"{i:04d}.JPEG"), quality=90)
 
 
-def loader_pass(cfg, dataset, batch: int, workers: int, batches: int):
+def loader_pass(dataset, size: int, batch: int, workers: int, batches: int):
     """A closure: read ``batches`` batches of a fresh loader (worker start-up included)."""
+    transform = build_transform(dataset.style, True, size)
 
     def run() -> None:
-        cfg.defrost()
-        cfg.DATALOADER.NUM_WORKERS = workers
-        cfg.freeze()
         sampler = EpochBatchSampler(len(dataset), batch, seed=0, max_iter=batches)
-        for _ in build_train_loader(cfg, dataset, sampler):
+        for _ in build_train_loader(dataset, transform, sampler, seed=0, num_workers=workers):
             pass
 
     return run
@@ -78,10 +75,8 @@ def main() -> None:
         }
         variants = {}
         for name, (dataset, batch, size) in sets.items():
-            cfg = get_cfg()
-            cfg.INPUT.SIZE = size
             for workers in (0, 2):
-                variants[f"{name}_w{workers}"] = loader_pass(cfg, dataset, batch, workers, args.batches)
+                variants[f"{name}_w{workers}"] = loader_pass(dataset, size, batch, workers, args.batches)
         variants["cifar_step"] = ce_training_step(18, "cifar", 32, 64)
         variants["imagenet_step"] = ce_training_step(50, "imagenet", 224, args.r50_batch)
         median = medians(interleaved(variants, args.rounds, warmup=1))

@@ -17,10 +17,9 @@ import argparse
 import time
 
 import torch
-from _common import key_values, medians
+from _common import key_values, make_ctc, medians
 
-from ctc_plugin.modeling import CTC
-from ctc_plugin.models import ResNet
+from ctc_plugin.backbones import ResNet
 
 TINY = dict(depth=18, stem="cifar", size=32, batch=8, num_data=1000, negatives=64, steps=2, rounds=1)
 
@@ -33,26 +32,18 @@ class Run:
         targets = torch.arange(args.num_data) % 1000
         alpha, beta = {"ce": (0.0, 0.0), "ias": (0.2, 0.0), "irs": (0.0, 1.0)}[stage]
         backbone = ResNet(args.depth, stem=args.stem, num_classes=1000)
-        self.ctc = CTC(
-            backbone,
-            targets,
-            alpha=alpha,
-            beta=beta,
-            ias_negatives=args.negatives,
-            irs_negatives=args.negatives,
-            device=device,
-        ).to(device)
+        self.ctc = make_ctc(backbone, targets, alpha, beta, args.negatives, args.negatives, amp, device)
         if amp:
             self.ctc.to(memory_format=torch.channels_last)
-            self.ctc.channels_last = True
         if stage == "irs":
-            self.ctc.start_revitalization()
+            self.ctc.enter_stage(2)
         self.optimizer = torch.optim.SGD(self.ctc.trainable_parameters(), lr=0.1, momentum=0.9)
         self.amp, self.device = amp, device
         self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
         indices = torch.randperm(args.num_data)[: args.batch].to(device)
-        self.batch = (torch.randn(args.batch, 3, args.size, args.size, device=device), indices % 1000, indices)
+        images = torch.randn(args.batch, 3, args.size, args.size, device=device)
+        self.batch = (images, indices % 1000, indices, torch.zeros(args.batch, dtype=torch.long))
 
     def step(self) -> None:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.amp):
@@ -62,7 +53,7 @@ class Run:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.ctc.update_memories()
-        self.ctc.iteration += 1
+        self.batch[3].add_(1)  # the next iteration
 
 
 def synchronize(device: torch.device) -> None:

@@ -17,13 +17,13 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from _common import ce_training_step, interleaved, key_values, machine, medians
+from _common import ce_training_step, interleaved, key_values, machine, make_ctc, medians
 
-from ctc_plugin.modeling import CTC, memory
+from ctc_plugin.backbones import ResNet
+from ctc_plugin.modeling import memory
 from ctc_plugin.modeling.ias import InstanceDiscrimination
 from ctc_plugin.modeling.irs import ContrastiveRevitalization
 from ctc_plugin.modeling.negatives import OtherClassNegatives
-from ctc_plugin.models import ResNet
 
 GB = 1e9
 
@@ -62,17 +62,18 @@ def r50_step(args: argparse.Namespace):
 def memory_bytes(args: argparse.Namespace) -> dict:
     """Bytes held by CTC's memories and sampler at N, and a check that none is a buffer."""
     targets = torch.arange(args.num_data) % args.classes
-    ctc = CTC(ResNet(18, num_classes=args.classes), targets, alpha=0.2, beta=1.0, ias_negatives=args.negatives)
-    memories = [ctc.ias.memory, ctc.irs.memory_current, ctc.irs.memory_bank]
+    ctc = make_ctc(ResNet(18, num_classes=args.classes), targets, 0.2, 1.0, args.negatives, args.negatives)
+    ias, irs = ctc.terms["ias"].criterion, ctc.terms["irs"].criterion
+    memories = [ias.memory, irs.memory_current, irs.memory_bank]
     buffers = {t.data_ptr() for t in ctc.buffers()} | {t.data_ptr() for t in ctc.state_dict().values()}
     assert not any(m.data_ptr() in buffers for m in memories), "a memory is a module buffer: DDP would broadcast it"
-    sampler = ctc.negatives
+    sampler = ctc.terms["irs"].negatives
     sampler_bytes = sum(t.numel() * t.element_size() for t in vars(sampler).values() if torch.is_tensor(t))
     per_image = args.num_data // args.classes
     crd_bytes = args.classes * (args.num_data - per_image) * 8 + args.num_data * 8  # cls_negative + cls_positive
     return {
-        "ias_memory_gb": ctc.ias.memory.numel() * 4 / GB,
-        "irs_memories_gb": 2 * ctc.irs.memory_bank.numel() * 4 / GB,
+        "ias_memory_gb": ias.memory.numel() * 4 / GB,
+        "irs_memories_gb": 2 * irs.memory_bank.numel() * 4 / GB,
         "sampler_mb": sampler_bytes / 1e6,
         "crd_lists_gb": crd_bytes / GB,
         "memories_are_buffers": 0,

@@ -15,10 +15,10 @@ The last line is ``key=value`` pairs (keys prefixed with ``--prefix``).
 import argparse
 
 import torch
-from _common import interleaved, key_values, machine, medians
+from _common import interleaved, key_values, machine, make_ctc, medians
 
+from ctc_plugin.backbones import ResNet
 from ctc_plugin.modeling import CTC
-from ctc_plugin.models import ResNet
 
 PRESETS = {
     "cifar": dict(depth=18, stem="cifar", size=32, batch=64),
@@ -31,9 +31,9 @@ def build(mode: str, args: argparse.Namespace) -> tuple:
     backbone = ResNet(args.depth, stem=args.stem, num_classes=100)
     targets = torch.arange(args.num_data) % 100
     alpha, beta = {"ce": (0.0, 0.0), "ias": (0.01, 0.0), "irs": (0.0, 1.0)}[mode]
-    ctc = CTC(backbone, targets, alpha=alpha, beta=beta, ias_negatives=args.ias_negatives, irs_negatives=args.negatives)
+    ctc = make_ctc(backbone, targets, alpha, beta, args.ias_negatives, args.negatives)
     if mode == "irs":
-        ctc.start_revitalization()
+        ctc.enter_stage(2)
     optimizer = torch.optim.SGD(ctc.trainable_parameters(), lr=0.01, momentum=0.9)
     return ctc, optimizer
 
@@ -45,7 +45,7 @@ def train_step(ctc: CTC, optimizer: torch.optim.Optimizer, batch) -> None:
     sum(losses.values()).backward()
     optimizer.step()
     ctc.update_memories()
-    ctc.iteration += 1
+    batch[3].add_(1)  # the next iteration
 
 
 def main() -> None:
@@ -70,10 +70,10 @@ def main() -> None:
 
     images = torch.randn(args.batch, 3, args.size, args.size)
     indices = torch.randperm(args.num_data)[: args.batch]
-    batch = (images, indices % 100, indices)
+    batch = (images, indices % 100, indices, torch.zeros(args.batch, dtype=torch.long))
     runs = {mode: build(mode, args) for mode in ("ce", "ias", "irs")}
     variants = {mode: (lambda run=run: train_step(*run, batch)) for mode, run in runs.items()}
-    variants["bank"] = lambda: runs["irs"][0].bank_features(images)  # the IRS step's extra forward pass
+    variants["bank"] = lambda: runs["irs"][0].terms["irs"].bank_features(images)  # the IRS step's extra forward pass
     times = interleaved(variants, args.rounds, warmup=1)  # warm-up also fixes the NCE constants
     median = medians(times)
 

@@ -19,21 +19,22 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(REPO, "tools"), os.path.join(REPO, "tests")]
 # Detectron2 reads $DETECTRON2_DATASETS when it registers the builtin COCO names, on import.
 ROOT = tempfile.mkdtemp(prefix="ctc_transfer_bench_")
 os.environ["DETECTRON2_DATASETS"] = os.path.join(ROOT, "datasets")
 
 import torch  # noqa: E402
 from _common import interleaved, key_values, machine, medians  # noqa: E402
-from coco_tiny import write_tiny_coco  # noqa: E402
 from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.data import build_detection_train_loader  # noqa: E402
-from detectron2.engine import SimpleTrainer, default_argument_parser  # noqa: E402
+from detectron2.engine import SimpleTrainer  # noqa: E402
 from detectron2.solver import build_lr_scheduler, build_optimizer  # noqa: E402
 from detectron2.utils.events import EventStorage  # noqa: E402
 
-from ctc_plugin.models import ResNet  # noqa: E402
+from ctc_plugin.backbones import ResNet  # noqa: E402
+from ctc_plugin.cli import train_net  # noqa: E402
+from ctc_plugin.cli.common import training_parser  # noqa: E402
+from ctc_plugin.cli.demo_data import write_shapes_coco  # noqa: E402
 
 TINY = (
     "MODEL.DEVICE cpu INPUT.MIN_SIZE_TRAIN (96,) INPUT.MAX_SIZE_TRAIN 128 SOLVER.IMS_PER_BATCH 2 "
@@ -68,13 +69,11 @@ class Stepper:
 
 
 def build_steppers(root: str, weights: str):
-    import train_net  # tools/train_net.py
-
-    args = default_argument_parser().parse_args(
+    args = training_parser("").parse_args(
         ["--config-file", os.path.join(REPO, "configs/coco_maskrcnn_ctc.yaml"), "MODEL.WEIGHTS", weights, *TINY]
     )
     args.opts += ["OUTPUT_DIR", os.path.join(root, "output")]
-    cfg = train_net.setup(args)
+    cfg = train_net.build_config(args)
     torch.manual_seed(0)
     tool = train_net.Trainer(cfg)
     tool.resume_or_load(resume=False)
@@ -92,7 +91,7 @@ def build_steppers(root: str, weights: str):
 
 def convert_seconds(root: str, source: str, target: str) -> float:
     output = os.path.join(root, "r50." + ("pkl" if target == "detectron2" else "pth"))
-    command = [sys.executable, os.path.join(REPO, "tools/convert_weights.py"), source, output, "--to", target]
+    command = [sys.executable, "-m", "ctc_plugin.cli.convert_weights", source, output, "--to", target]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=REPO)
     return time.perf_counter() - start
@@ -106,14 +105,14 @@ def main() -> None:
 
     root = ROOT
     try:
-        write_tiny_coco(os.environ["DETECTRON2_DATASETS"], num_train=8)
+        write_shapes_coco(os.environ["DETECTRON2_DATASETS"], num_train=8, num_val=2, size=(128, 96))
         torch.manual_seed(0)
         source = os.path.join(root, "r50_pretrain.pth")
         network = ResNet(50, stem="imagenet", num_classes=1000)
         torch.save({"model": network.state_dict(), "arch": network.arch, "epoch": 1}, source)
         weights = os.path.join(root, "r50.pkl")
         subprocess.run(
-            [sys.executable, os.path.join(REPO, "tools/convert_weights.py"), source, weights, "--to", "detectron2"],
+            [sys.executable, "-m", "ctc_plugin.cli.convert_weights", source, weights, "--to", "detectron2"],
             check=True,
             capture_output=True,
             cwd=REPO,

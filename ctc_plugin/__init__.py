@@ -1,20 +1,26 @@
 """CTC (contrastive temporal coding, ECCV 2022, arXiv 2203.03871) as a Detectron2-style plugin.
 
-Importing the package registers its backbones, datasets and hooks; the Detectron2 bridge
-(``build_ctc_resnet_fpn_backbone`` in Detectron2's ``BACKBONE_REGISTRY``) registers
-itself when Detectron2 is installed.
+Importing the package registers its backbones and datasets; with Detectron2 installed it
+also registers the temporal-transfer hook (``HOOK_REGISTRY``) and the CTC ResNet-FPN
+backbone (Detectron2's ``BACKBONE_REGISTRY``). Everything but those two imports torch
+(with torchvision and fvcore) alone.
 """
 
 import importlib.util
+import warnings
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
+from . import backbones as _backbones  # noqa: E402, F401  (only registration)
 from . import data as _data  # noqa: E402, F401  (only registration)
-from . import fgvc as _fgvc  # noqa: E402, F401  (only registration)
-from . import models as _models  # noqa: E402, F401  (only registration)
 from .registry import BACKBONE_REGISTRY, DATASET_REGISTRY, HOOK_REGISTRY  # noqa: E402
 
 if importlib.util.find_spec("detectron2") is not None:
-    from . import detection as _detection  # noqa: F401  (registers build_ctc_resnet_fpn_backbone)
+    with warnings.catch_warnings():
+        # fvcore.nn, imported by Detectron2's layers, calls torch.jit.script at import time: keep
+        # its deprecation notice off the stderr of every tool, which carries one-line errors.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        from . import detection as _detection  # noqa: F401  (registers build_ctc_resnet_fpn_backbone)
+        from .analysis import hook as _hook  # noqa: F401  (registers TemporalTransferHook)
 
 __all__ = ["BACKBONE_REGISTRY", "DATASET_REGISTRY", "HOOK_REGISTRY", "__version__"]

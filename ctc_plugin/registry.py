@@ -1,9 +1,12 @@
 """The plugin's registries: one per concept, each extended with ``@REGISTRY.register()``.
 
 Contracts:
-    BACKBONE_REGISTRY: ``fn(cfg) -> nn.Module``. The module maps images to logits in
-        ``forward``, to pooled penultimate features in ``forward_features``, and says the
-        feature width in ``num_features``.
+    BACKBONE_REGISTRY: ``fn(cfg) -> nn.Module``, reading ``cfg.MODEL`` only. The module maps
+        images to logits in ``forward``, to pooled penultimate features (B, num_features)
+        in ``forward_features``, holds its classifier as ``fc`` and says the feature width
+        in ``num_features`` (``ctc_plugin.backbones.Backbone``, checked when it is built).
+        Checkpoints record the builder's name, its module and ``cfg.MODEL``, and every reader
+        rebuilds the network through this registry.
     DATASET_REGISTRY: ``fn(root: str) -> ClassificationDataset``, named by split,
         e.g. ``cifar100_train``. Samples are ``(PIL image, label)``.
     HOOK_REGISTRY: ``cls(cfg, trainer) -> detectron2.engine.HookBase``; the names in

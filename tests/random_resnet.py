@@ -1,9 +1,10 @@
-"""Test helper: torchvision-style ResNets with random weights and random BN statistics."""
+"""Test helper: torchvision-style ResNets with random weights and random BN statistics, saved as ours."""
 
 import torch
 from torch import nn
 
-from ctc_plugin.models.resnet import ResNet
+from ctc_plugin.backbones import ResNet, backbone_record
+from ctc_plugin.config import get_cfg
 
 
 def random_resnet(depth: int, stem: str = "imagenet", num_classes: int = 10, seed: int = 0) -> ResNet:
@@ -22,7 +23,9 @@ def random_resnet(depth: int, stem: str = "imagenet", num_classes: int = 10, see
     return network.eval()
 
 
-def save_pretrain_checkpoint(network: ResNet, path: str) -> str:
-    """Write ``network`` in the format of tools/pretrain.py's checkpoints."""
-    torch.save({"model": network.state_dict(), "arch": network.arch, "epoch": 1}, path)
+def save_pretrain_checkpoint(network: ResNet, path, epoch: int = 1) -> str:
+    """Write ``network`` as ctc-pretrain writes its checkpoints: weights, backbone record, epoch."""
+    cfg = get_cfg()
+    cfg.MODEL.DEPTH, cfg.MODEL.STEM, cfg.MODEL.NUM_CLASSES = network.depth, network.stem, network.fc.out_features
+    torch.save({"model": network.state_dict(), "backbone": backbone_record(cfg), "epoch": epoch}, path)
     return str(path)

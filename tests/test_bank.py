@@ -5,7 +5,7 @@ import torch
 from random_resnet import random_resnet
 from torch import nn
 
-from ctc_plugin.modeling import CTC
+from ctc_plugin.modeling import CTC, OtherClassNegatives, RevitalizationTerm
 from ctc_plugin.modeling.bank import InferenceCopy
 
 
@@ -53,13 +53,16 @@ def test_other_networks_are_copied_and_run_dense():
 
 
 def test_ctc_bank_features_follow_the_bank():
-    ctc = CTC(random_resnet(18, stem="cifar", num_classes=4), torch.arange(40) % 4, alpha=0.0, irs_negatives=8)
-    ctc.start_revitalization()
+    irs = RevitalizationTerm(1.0, 40, 512, OtherClassNegatives(torch.arange(40) % 4), num_negatives=8)
+    ctc = CTC(random_resnet(18, stem="cifar", num_classes=4), [irs])
+    ctc.enter_stage(2)
     images = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
-        first = ctc.bank.forward_features(images)
-        assert relative_error(ctc.bank_features(images), first) < 1e-5
+        first = irs.bank.forward_features(images)
+        assert relative_error(irs.bank_features(images), first) < 1e-5
         # Loading another bank (as resume does) rebuilds the copy.
         other = random_resnet(18, stem="cifar", num_classes=4, seed=1)
-        ctc.load_method_state_dict({**ctc.method_state_dict(), "bank": other.state_dict()})
-        assert relative_error(ctc.bank_features(images), other.forward_features(images)) < 1e-5
+        state = ctc.method_state_dict()
+        state["terms"]["irs"].update({f"bank.{k}": v for k, v in other.state_dict().items()})
+        ctc.load_method_state_dict(state)
+        assert relative_error(irs.bank_features(images), other.forward_features(images)) < 1e-5

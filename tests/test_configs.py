@@ -1,16 +1,18 @@
-"""Every pretraining config loads with _BASE_ inheritance, carries the paper's values, and is documented."""
+"""Every config loads with _BASE_ inheritance, carries the paper's values, and every key is documented."""
 
 import glob
 import os
 
 import pytest
 
-from ctc_plugin.config import get_cfg
-from ctc_plugin.utils.cli import merge_config
+from ctc_plugin.analysis.linear_probe import ProbeSchedule
+from ctc_plugin.config import get_cfg, merge_config
+from ctc_plugin.fgvc import get_fgvc_cfg
 from ctc_plugin.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "pretrain", "*.yaml")))
+FGVC_CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "fgvc", "*_r50.yaml")))
 
 
 def load(name: str):
@@ -21,6 +23,17 @@ def load(name: str):
 def test_every_config_loads(path):
     cfg = merge_config(get_cfg(), path, [])
     assert cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS > 0
+
+
+@pytest.mark.parametrize("path", FGVC_CONFIGS, ids=os.path.basename)
+def test_every_fgvc_config_loads(path):
+    cfg = merge_config(get_fgvc_cfg(), path, [])
+    assert cfg.SOLVER.EPOCHS == 100 and cfg.SOLVER.BASE_LR == 5e-3 and cfg.DATASETS.TRAIN.endswith("_train")
+    assert cfg.MODEL.DEVICE == "auto"  # one device rule for every tool
+
+
+def test_probe_defaults_are_one_schedule():
+    assert ProbeSchedule.from_config(get_cfg().TEMPORAL_TRANSFER) == ProbeSchedule()
 
 
 def test_paper_settings():
@@ -59,15 +72,16 @@ def test_defaults_are_the_release_values():
     assert cfg.CTC.IAS.TRAIN_HEAD and not cfg.CTC.IRS.REFILL_MEMORY
 
 
-def test_every_key_is_documented():
-    with open(os.path.join(REPO, "docs", "configs.md")) as f:
+@pytest.mark.parametrize("schema, doc", [(get_cfg, "configs.md"), (get_fgvc_cfg, "fgvc.md")])
+def test_every_key_is_documented(schema, doc):
+    with open(os.path.join(REPO, "docs", doc)) as f:
         text = f.read()
 
     def keys(node, prefix=""):
         for name, value in node.items():
             yield from keys(value, f"{prefix}{name}.") if hasattr(value, "items") else [f"{prefix}{name}"]
 
-    assert [k for k in keys(get_cfg()) if f"`{k}`" not in text] == []
+    assert [k for k in keys(schema()) if f"`{k}`" not in text] == []
 
 
 def test_config_errors_name_the_problem(tmp_path):

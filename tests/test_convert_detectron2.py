@@ -11,15 +11,12 @@ import torch
 from random_resnet import random_resnet, save_pretrain_checkpoint
 from torch import nn
 
-from ctc_plugin.convert import (
-    TOLERANCE,
-    detectron2_checkpoint,
-    detectron2_name,
-    load_resnet_state_dict,
-    verify_detectron2,
-)
+from ctc_plugin.convert import TOLERANCES, detectron2_checkpoint, detectron2_name, load_resnet_state_dict
 from ctc_plugin.convert.detectron2 import torchvision_name
+from ctc_plugin.detection.verify import verify_detectron2
 from ctc_plugin.utils.errors import UserError
+
+TOLERANCE = TOLERANCES["detectron2"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,9 +79,8 @@ def test_verification_catches_a_wrong_conversion():
         model["res3.0.conv2.norm.running_var"],
         model["res3.0.conv1.norm.running_var"],
     )
-    differences = verify_detectron2(state_dict, arch, model)
-    assert differences["res2"] <= TOLERANCE
-    assert differences["res3"] > TOLERANCE
+    with pytest.raises(UserError, match=r"conversion check failed: detectron2's res[345] differs from the source by"):
+        verify_detectron2(state_dict, arch, model)
 
 
 def test_wrappers_ddp_and_prefix_give_the_same_weights():
@@ -115,13 +111,14 @@ def test_refusals_name_the_problem():
     with pytest.raises(UserError, match=r"missing keys conv1\.weight.*layer4\.0\.conv1\.weight"):
         load_resnet_state_dict(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)).state_dict())
     moco = {f"encoder_q.{key}": value for key, value in random_resnet(18).state_dict().items()}
-    with pytest.raises(UserError, match=r"--prefix"):
+    with pytest.raises(UserError, match=r"the network sits under 'encoder_q\.'"):
         load_resnet_state_dict(moco)
     with pytest.raises(UserError, match=r"no key .* starts with prefix 'encoder_k\.'"):
         load_resnet_state_dict(moco, prefix="encoder_k.")
     network = random_resnet(18)
-    with pytest.raises(UserError, match=r"arch says depth=50"):
-        load_resnet_state_dict({"model": network.state_dict(), "arch": {"depth": 50, "stem": "imagenet"}})
+    record = {"builder": "build_resnet", "model": {"DEPTH": 50, "STEM": "imagenet"}}
+    with pytest.raises(UserError, match=r"its record says MODEL.DEPTH 50 but the weights are 18"):
+        load_resnet_state_dict({"model": network.state_dict(), "backbone": record})
 
 
 def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
@@ -154,7 +151,7 @@ def test_cli_refuses_a_non_resnet_in_one_line(tmp_path):
     assert result.returncode == 2
     errors = result.stderr.strip().splitlines()
     assert errors == [
-        f"convert_weights: error: {source} is not a torchvision-style ResNet: missing keys "
+        f"convert_weights: error: checkpoint {source} is not a torchvision-style ResNet: missing keys "
         "conv1.weight, bn1.weight, bn1.bias, bn1.running_mean, bn1.running_var, "
         "layer1.0.conv1.weight, layer2.0.conv1.weight, layer3.0.conv1.weight, "
         "layer4.0.conv1.weight, layer2.0.downsample.0.weight"

@@ -6,39 +6,17 @@ import sys
 
 import pytest
 import torch
+from random_resnet import random_resnet, save_pretrain_checkpoint
 
+from ctc_plugin.convert import TOLERANCES
 from ctc_plugin.convert.source import load_resnet_state_dict
-from ctc_plugin.convert.timm import (
-    DEFAULT_TOLERANCE,
-    convert_to_timm_file,
-    timm_model_name,
-    timm_overlay,
-    verify_timm_file,
-)
-from ctc_plugin.models import ResNet
+from ctc_plugin.convert.timm import convert_to_timm_file, timm_model_name, timm_overlay, verify_timm_file
 from ctc_plugin.utils.errors import UserError
+
+DEFAULT_TOLERANCE = TOLERANCES["timm"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may be downloaded
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def random_resnet(depth: int, num_classes: int = 10, stem: str = "imagenet", seed: int = 0) -> ResNet:
-    """A ResNet whose BatchNorm affine parameters and running statistics are random, not 1/0."""
-    torch.manual_seed(seed)
-    network = ResNet(depth, stem=stem, num_classes=num_classes)
-    for module in network.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.2, 0.2)
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.num_batches_tracked.fill_(7)
-    return network.eval()
-
-
-def pretrain_checkpoint(network: ResNet, path: str) -> str:
-    torch.save({"model": network.state_dict(), "arch": network.arch, "epoch": 1, "optimizer": {}}, path)
-    return path
 
 
 @pytest.mark.parametrize("depth", [18, 50])
@@ -46,7 +24,7 @@ def test_timm_computes_what_the_source_did(tmp_path, depth):
     import timm
 
     network = random_resnet(depth, num_classes=10)
-    state_dict, arch = load_resnet_state_dict(pretrain_checkpoint(network, str(tmp_path / "ckpt.pth")))
+    state_dict, arch = load_resnet_state_dict(save_pretrain_checkpoint(network, str(tmp_path / "ckpt.pth")))
     output = str(tmp_path / "timm.pth")
     differences = convert_to_timm_file(state_dict, arch, output, source="ckpt.pth")
     print(f"ResNet-{depth} max relative differences: {differences}")
@@ -89,7 +67,7 @@ def test_cifar_stem_is_refused_with_the_reason(tmp_path):
 
 
 def test_tool_refuses_cifar_stem_in_one_line(tmp_path):
-    checkpoint = pretrain_checkpoint(random_resnet(18, stem="cifar"), str(tmp_path / "cifar.pth"))
+    checkpoint = save_pretrain_checkpoint(random_resnet(18, stem="cifar"), str(tmp_path / "cifar.pth"))
     result = subprocess.run(
         [
             sys.executable,
@@ -109,3 +87,39 @@ def test_tool_refuses_cifar_stem_in_one_line(tmp_path):
     assert last_line.startswith("convert_weights: error:") and "no timm counterpart" in last_line
     assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "out.pth")
+
+
+def moco_v2_checkpoint(path) -> dict:
+    """What MoCo v2's main_moco.py saves: both encoders, an MLP head in fc.0 / fc.2, the queue."""
+    query = {k: v for k, v in random_resnet(50, seed=7).state_dict().items() if not k.startswith("fc.")}
+    query.update({"fc.0.weight": torch.randn(2048, 2048), "fc.0.bias": torch.zeros(2048)})
+    query.update({"fc.2.weight": torch.randn(128, 2048), "fc.2.bias": torch.zeros(128)})
+    state = {f"module.encoder_q.{k}": v for k, v in query.items()}
+    state.update({f"module.encoder_k.{k}": v.clone() for k, v in query.items()})
+    state.update({"module.queue": torch.randn(128, 16), "module.queue_ptr": torch.zeros(1, dtype=torch.long)})
+    torch.save({"epoch": 800, "arch": "resnet50", "state_dict": state, "optimizer": {}}, path)
+    return query
+
+
+@pytest.mark.parametrize("target, suffix", [("timm", ".pth"), ("detectron2", ".pkl")])
+def test_moco_v2_query_encoder_converts_to_both_targets(tmp_path, capsys, caplog, target, suffix):
+    from ctc_plugin.cli import convert_weights
+
+    source = tmp_path / "moco_v2_800ep.pth.tar"
+    query = moco_v2_checkpoint(source)
+    output = tmp_path / f"r50_moco{suffix}"
+    with caplog.at_level("INFO", logger="ctc_plugin"):
+        status = convert_weights.main([str(source), str(output), "--to", target, "--prefix", "module.encoder_q."])
+    assert status == 0, capsys.readouterr().err
+    assert "dropped fc.0.bias, fc.0.weight, fc.2.bias, fc.2.weight: a head that is not a classifier" in caplog.text
+    state_dict, arch = load_resnet_state_dict(str(source), prefix="module.encoder_q.")
+    assert arch == {"depth": 50, "stem": "imagenet", "num_classes": None}
+    assert all(torch.equal(state_dict[k], query[k]) for k in state_dict)
+    assert "verify" in capsys.readouterr().out  # checked by computation, as any conversion
+
+
+def test_without_a_prefix_the_hint_lists_the_query_encoder_first(tmp_path):
+    source = tmp_path / "moco_v2_800ep.pth.tar"
+    moco_v2_checkpoint(source)
+    with pytest.raises(UserError, match=r"the network sits under 'encoder_q\.', 'encoder_k\.': pass the first"):
+        load_resnet_state_dict(str(source))

@@ -9,7 +9,6 @@ import torch
 from cifar_tiny import write_tiny_cifar100
 from PIL import Image
 
-from ctc_plugin.config import get_cfg
 from ctc_plugin.data import EpochBatchSampler, IndexedSamples, build_dataset, build_train_loader, build_transform
 from ctc_plugin.utils.errors import UserError
 
@@ -87,32 +86,32 @@ def test_augmentation_depends_only_on_seed_epoch_and_index(tmp_path):
     dataset = build_dataset("cifar100_train", root)
     samples = IndexedSamples(dataset, build_transform("cifar", True, 32, auto_augment=True), seed=3)
     torch.manual_seed(0)
-    first = samples[(5, 2)][0]
+    first = samples[(5, 2, 40)][0]
     torch.manual_seed(123)  # the global RNG plays no part
-    assert torch.equal(first, samples[(5, 2)][0])
-    assert not torch.equal(first, samples[(5, 3)][0])
+    assert torch.equal(first, samples[(5, 2, 41)][0])  # nor the iteration the batch is
+    assert not torch.equal(first, samples[(5, 3, 40)][0])
 
 
 def test_sampler_resumes_mid_run_and_shards_the_global_batch():
     full = list(EpochBatchSampler(50, 8, seed=1, max_iter=15))
-    assert len(full) == 15 and full[6][0][1] == 1  # 6 iterations per epoch, epoch 1 starts at 6
+    assert len(full) == 15 and full[6][0][1:] == (1, 6)  # 6 iterations per epoch, epoch 1 starts at 6
     assert list(EpochBatchSampler(50, 8, seed=1, start_iter=9, max_iter=15)) == full[9:]
     ranks = [list(EpochBatchSampler(50, 4, world_size=2, rank=r, seed=1, max_iter=15)) for r in (0, 1)]
     assert [a + b for a, b in zip(*ranks)] == full
     for epoch in range(2):
-        seen = [i for batch in full[epoch * 6 : epoch * 6 + 6] for i, _ in batch]
+        seen = [i for batch in full[epoch * 6 : epoch * 6 + 6] for i, _, _ in batch]
         assert len(set(seen)) == 48  # no image twice in an epoch
 
 
-def test_loader_yields_images_labels_indices_identically_with_workers(tmp_path):
+def test_loader_yields_images_labels_indices_iterations_identically_with_workers(tmp_path):
     root = write_tiny_cifar100(str(tmp_path), num_train=32)
     dataset = build_dataset("cifar100_train", root)
-    cfg = get_cfg()
+    transform = build_transform(dataset.style, True, 32)
     batches = []
     for workers in (0, 2):
-        cfg.DATALOADER.NUM_WORKERS = workers
-        loader = build_train_loader(cfg, dataset, EpochBatchSampler(32, 8, seed=0, max_iter=5))
-        batches.append(list(loader))
-    for (x0, y0, i0), (x2, y2, i2) in zip(*batches):
+        sampler = EpochBatchSampler(32, 8, seed=0, start_iter=2, max_iter=7)
+        batches.append(list(build_train_loader(dataset, transform, sampler, seed=0, num_workers=workers)))
+    for iteration, ((x0, y0, i0, n0), (x2, y2, i2, n2)) in enumerate(zip(*batches), start=2):
         assert x0.shape == (8, 3, 32, 32) and torch.equal(x0, x2) and torch.equal(y0, y2) and torch.equal(i0, i2)
         assert torch.equal(y0, torch.tensor([dataset.targets[i] for i in i0]))
+        assert n0.tolist() == n2.tolist() == [iteration] * 8  # the batch says which iteration it is

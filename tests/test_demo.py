@@ -14,11 +14,17 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     fashion = tmp_path / "fashion-mnist"
     write_fashion_mnist(str(fashion), count=200)
     output = tmp_path / "demo"
-    command = [sys.executable, os.path.join(REPO, "tools", "demo.py"), "--config-file"]
+    command = [sys.executable, os.path.join(REPO, "tools", "demo.py"), "--config-file"]  # what make demo runs
     command += [os.path.join(REPO, "configs", "demo", "tiny.yaml"), "OUTPUT_DIR", str(output)]
     command += ["PRETRAIN.DATASETS_ROOT", str(fashion), "FGVC.FASHION_ROOT", str(fashion)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    # Each step's progress reaches the terminal, not only its log file.
+    shown = result.stdout.splitlines()
+    assert any(line.startswith("demo: pretrain_ctc: iteration ") and ", eta " in line for line in shown)
+    assert any(line.startswith("demo: pretrain_ctc: Epoch 2: test top-1 ") for line in shown)
+    assert any(line.startswith("demo: temporal_transfer: ctc epoch 2 probe: ") and ", eta " in line for line in shown)
+    assert "demo: convert_timm: ctc-convert " in result.stdout
 
     report = (output / "report.md").read_text()
     for section in ("## Temporal transferability", "## Information plane", "## Detectron2", "## timm"):

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ctc_plugin.fgvc import CUB200, FGVCAircraft, INaturalist2018, build_fgvc_dataset, check_fgvc_layout
+from ctc_plugin.data import build_dataset
+from ctc_plugin.data.aircraft import FGVCAircraft
+from ctc_plugin.data.cub import CUB200
+from ctc_plugin.data.inat import INaturalist2018
 from ctc_plugin.utils.errors import UserError
 
 # (train images, test images) per class in every tiny layout.
@@ -92,8 +95,7 @@ LAYOUTS = {"cub200": write_cub, "aircraft": write_aircraft, "inat2018": write_in
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_reads_official_split(tmp_path, name):
     root = LAYOUTS[name](str(tmp_path))
-    check_fgvc_layout(name, root)
-    train, test = build_fgvc_dataset(name, root, "train"), build_fgvc_dataset(name, root, "test")
+    train, test = build_dataset(f"{name}_train", root), build_dataset(f"{name}_test", root)
     assert (len(train), len(test)) == (PER_CLASS[0] * NUM_CLASSES, PER_CLASS[1] * NUM_CLASSES)
     assert train.num_classes == test.num_classes == NUM_CLASSES
     assert sorted(set(train.targets)) == list(range(NUM_CLASSES))
@@ -139,18 +141,16 @@ def test_missing_index_file_is_named(tmp_path, name, relative):
     root = LAYOUTS[name](str(tmp_path))
     os.remove(os.path.join(root, relative))
     filename = os.path.basename(relative)
-    with pytest.raises(UserError, match=filename):
-        check_fgvc_layout(name, root)
     split = "test" if "test" in filename or "val" in filename else "train"
     with pytest.raises(UserError, match=filename):
-        build_fgvc_dataset(name, root, split)
+        build_dataset(f"{name}_{split}", root)
 
 
 def test_wrong_root_and_name(tmp_path):
     with pytest.raises(UserError, match="CUB_200_2011"):
         CUB200(str(tmp_path), "train")
-    with pytest.raises(UserError, match="unknown DATASETS.NAME"):
-        build_fgvc_dataset("cub", str(tmp_path), "train")
+    with pytest.raises(UserError, match="unknown dataset 'cub_train'"):
+        build_dataset("cub_train", str(tmp_path))
 
 
 def test_inat_labels_are_sorted_category_ids(tmp_path):

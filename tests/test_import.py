@@ -14,9 +14,11 @@ sys.meta_path.insert(0, Block())
 find_spec = importlib.util.find_spec
 importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in BRIDGES else find_spec(name, *a)
 import ctc_plugin
-import ctc_plugin.analysis, ctc_plugin.convert, ctc_plugin.data, ctc_plugin.model_zoo, ctc_plugin.modeling
-import ctc_plugin.demo.fashion_cub, ctc_plugin.demo.report, ctc_plugin.fgvc, ctc_plugin.models
+import ctc_plugin.analysis, ctc_plugin.backbones, ctc_plugin.checkpoint, ctc_plugin.config, ctc_plugin.convert
+import ctc_plugin.data, ctc_plugin.fgvc, ctc_plugin.model_zoo, ctc_plugin.modeling
+import ctc_plugin.analysis.runs, ctc_plugin.analysis.sweep, ctc_plugin.convert.timm, ctc_plugin.fgvc.model
 assert "cifar100_train" in ctc_plugin.DATASET_REGISTRY and "build_resnet" in ctc_plugin.BACKBONE_REGISTRY
+assert "cub200_train" in ctc_plugin.DATASET_REGISTRY and not any(n.startswith("detectron2") for n in sys.modules)
 """
 
 

@@ -12,7 +12,7 @@ from ctc_plugin.analysis.linear_probe import (
     probe_accuracy,
     train_linear_probe,
 )
-from ctc_plugin.models.resnet import ResNet
+from ctc_plugin.backbones import ResNet
 
 
 def snapshot(model: nn.Module):

@@ -1,4 +1,4 @@
-"""L_IAS, L_IRS and the memory updates against plain written-out versions of DESIGN.md's formulas."""
+"""L_IAS, L_IRS and the memory updates against plain written-out versions of docs/method.md's formulas."""
 
 import math
 
@@ -28,7 +28,7 @@ def reference_ias_full(z, memory, indices, tau):
 
 
 def reference_nce(scores, n):
-    """DESIGN.md: P_j = exp(s_j) / Z, Z = mean(exp) * N on this (first) batch; Pn = 1/N;
+    """docs/method.md: P_j = exp(s_j) / Z, Z = mean(exp) * N on this (first) batch; Pn = 1/N;
     -[log(P_pos / (P_pos + K Pn)) + sum_k log(K Pn / (P_k + K Pn))] / batch."""
     exp = [[math.exp(float(s)) for s in row] for row in scores.double()]
     z = sum(sum(row) for row in exp) / (len(exp) * len(exp[0])) * n

@@ -1,16 +1,13 @@
 """The model zoo: the paper's numbers, no invented weights, Detectron2-style accessors."""
 
-import dataclasses
-import hashlib
 import os
 import re
 
 import pytest
-import torch
 
 from ctc_plugin import model_zoo
+from ctc_plugin.backbones import ResNet
 from ctc_plugin.model_zoo import CATALOG, WeightsNotAvailableError
-from ctc_plugin.models.resnet import ResNet
 from ctc_plugin.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,7 +28,6 @@ def test_catalog_carries_the_papers_numbers_and_no_weights():
     reported = {name: e.paper_metrics["CIFAR-100 top-1"] for name, e in CATALOG.items() if e.paper_metrics}
     assert reported == PAPER_CIFAR100_TOP1
     for entry in CATALOG.values():
-        assert entry.weights_url is None and entry.sha256 is None and not entry.has_weights, entry.name
         assert entry.config.startswith("pretrain/") and entry.config.endswith(".yaml")
         assert os.path.isfile(os.path.join(CONFIGS, entry.config)), entry.config
 
@@ -52,9 +48,9 @@ def test_trained_weights_are_refused_clearly():
     with pytest.raises(WeightsNotAvailableError, match="no trained weights are available for cifar100_r18_ctc") as e:
         model_zoo.get("cifar100_r18_ctc", trained=True)
     assert isinstance(e.value, UserError) and "\n" not in str(e.value)
-    assert "tools/pretrain.py --config-file configs/pretrain/cifar100_r18_ctc.yaml" in str(e.value)
+    assert "ctc-pretrain --config-file configs/pretrain/cifar100_r18_ctc.yaml" in str(e.value)
     with pytest.raises(WeightsNotAvailableError, match="cifar100_r18_ctc_beta1.5.yaml"):
-        model_zoo.get_checkpoint("cifar100_r18_ctc_beta1.5")
+        model_zoo.get_config("cifar100_r18_ctc_beta1.5", trained=True)
 
 
 def test_unknown_names_suggest_the_closest():
@@ -79,20 +75,3 @@ def test_get_config_carries_the_ablations_settings():
 def test_get_builds_the_network():
     model = model_zoo.get("cifar100_r18_ctc")
     assert isinstance(model, ResNet) and model.arch == {"depth": 18, "stem": "cifar", "num_classes": 100}
-
-
-def test_released_weights_are_downloaded_once_and_checked(tmp_path, monkeypatch):
-    # No real weights exist, so a local file:// URL stands in to test the download path.
-    source = tmp_path / "weights.pth"
-    torch.save({"model": {}, "arch": {}}, source)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    entry = dataclasses.replace(CATALOG["cifar100_r18_ctc"], weights_url=source.as_uri(), sha256=digest)
-    monkeypatch.setitem(CATALOG, "cifar100_r18_ctc", entry)
-    monkeypatch.setenv("CTC_PLUGIN_CACHE", str(tmp_path / "cache"))
-    path = model_zoo.get_checkpoint("cifar100_r18_ctc")
-    assert os.path.dirname(path) == str(tmp_path / "cache")
-    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
-
-    monkeypatch.setitem(CATALOG, "cifar100_r18_ctc", dataclasses.replace(entry, sha256="0" * 64))
-    with pytest.raises(UserError, match="do not match their sha256"):
-        model_zoo.get_checkpoint("cifar100_r18_ctc")

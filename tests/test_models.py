@@ -6,8 +6,8 @@ import torchvision
 from torch import nn
 
 from ctc_plugin import BACKBONE_REGISTRY
+from ctc_plugin.backbones import ResNet, build_backbone
 from ctc_plugin.config import get_cfg
-from ctc_plugin.models import ResNet, build_backbone
 
 
 @pytest.mark.parametrize("depth", [18, 34, 50, 101])

@@ -2,15 +2,14 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 import torchvision
 from cifar_tiny import write_tiny_cifar100
+from processes import kill_when_written
 from torch import nn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +46,9 @@ def test_one_ias_and_one_irs_epoch(tmp_path, cifar_root):
     assert any(name.startswith("events.out.tfevents") for name in names)
 
     checkpoint = torch.load(tmp_path / "model_final.pth", weights_only=True)
-    assert checkpoint["arch"] == {"depth": 18, "stem": "cifar", "num_classes": 100}
+    record = checkpoint["backbone"]
+    assert record["builder"] == "build_resnet" and record["module"] == "ctc_plugin.backbones.build"
+    assert (record["model"]["DEPTH"], record["model"]["STEM"], record["model"]["NUM_CLASSES"]) == (18, "cifar", 100)
     assert checkpoint["epoch"] == 2 and checkpoint["ctc"]["stage"] == 2
     reference = torchvision.models.resnet18(num_classes=100)
     reference.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -60,6 +61,14 @@ def test_one_ias_and_one_irs_epoch(tmp_path, cifar_root):
     assert "loss_ias" in by_iter[3] and "loss_irs" in by_iter[4] and "loss_irs" not in by_iter[3]
     assert sum("test/top1" in m for m in metrics) == 2  # evaluated after each epoch
     assert "information revitalization stage begins" in result.stdout
+    with open(tmp_path / "results.json") as f:
+        results = json.load(f)
+    assert results["epoch"] == 2 and results["iterations"] == 8 and results["train_images"] == 64
+
+    evaluated = pretrain(tmp_path, cifar_root, "SOLVER.IAS_EPOCHS", "1", "SOLVER.IRS_EPOCHS", "1",
+                         flags=("--eval-only", "--resume"))  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "Epoch 2: test top-1" in evaluated.stdout and "Starting training" not in evaluated.stdout
 
 
 def test_baseline_is_the_same_engine_without_ctc(tmp_path, cifar_root):
@@ -68,7 +77,7 @@ def test_baseline_is_the_same_engine_without_ctc(tmp_path, cifar_root):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = torch.load(tmp_path / "model_final.pth", weights_only=True)
-    assert checkpoint["ctc"]["stage"] == 1 and "ias" not in checkpoint["ctc"] and "irs" not in checkpoint["ctc"]
+    assert checkpoint["ctc"] == {"stage": 1, "terms": {}}  # no memories, no heads
     keys = {k for m in read_metrics(tmp_path) for k in m}
     assert "total_loss" in keys and not {"loss_ias", "loss_irs"} & keys  # cross-entropy alone
 
@@ -82,13 +91,8 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, cifar_ro
     interrupted = tmp_path / "interrupted"
     command = [sys.executable, TOOL, "--config-file", os.path.join(REPO, "configs/pretrain/cifar100_r18_ctc.yaml")]
     command += [*TINY, "DATASETS.ROOT", cifar_root, "OUTPUT_DIR", str(interrupted), *schedule]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = interrupted / f"model_epoch_{kill_after_epoch:04d}.pth"
-    deadline = time.time() + 300
-    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when_written(command, checkpoint)
     assert checkpoint.exists() and not (interrupted / "model_final.pth").exists()
 
     resumed = pretrain(interrupted, cifar_root, *schedule, flags=("--resume",))
@@ -98,12 +102,14 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, cifar_ro
     actual = torch.load(interrupted / "model_final.pth", weights_only=True)
     for key, value in expected["model"].items():
         assert torch.equal(value, actual["model"][key]), key
-    irs_expected, irs_actual = expected["ctc"]["irs"], actual["ctc"]["irs"]
-    assert torch.equal(irs_expected["memory_current"], irs_actual["memory_current"])
-    assert torch.equal(irs_expected["memory_bank"], irs_actual["memory_bank"])
-    assert irs_expected["log_z_current"] == irs_actual["log_z_current"]
-    for key, value in expected["ctc"]["bank"].items():
-        assert torch.equal(value, actual["ctc"]["bank"][key]), key
+    irs_expected, irs_actual = expected["ctc"]["terms"]["irs"], actual["ctc"]["terms"]["irs"]
+    memories_expected, memories_actual = irs_expected.pop("_extra_state"), irs_actual.pop("_extra_state")
+    assert torch.equal(memories_expected["memory_current"], memories_actual["memory_current"])
+    assert torch.equal(memories_expected["memory_bank"], memories_actual["memory_bank"])
+    assert memories_expected["log_z_current"] == memories_actual["log_z_current"]
+    assert any(key.startswith("bank.") for key in irs_expected)
+    for key, value in irs_expected.items():  # heads and the information bank
+        assert torch.equal(value, irs_actual[key]), key
 
 
 @pytest.mark.parametrize(

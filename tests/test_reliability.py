@@ -1,12 +1,12 @@
-"""Reliability (issue 7): bad input refused up front in all four tools, NaN losses, faults, rank death.
+"""Reliability: bad input refused up front in all four training and conversion tools, NaN losses, faults, rank death.
 
-Bad input runs the tools' own entry points in this process (``_cli.run`` included), so each case
-costs milliseconds, not a Python start-up; the faults run the real tool in a subprocess.
-docs/reliability.md tabulates every case with its message.
+Bad input runs the tools' own entry points, ``ctc_plugin.cli.<tool>.main(argv)``, in this process,
+so each case costs milliseconds, not a Python start-up; the faults run the real tool in a
+subprocess. docs/reliability.md tabulates every case with its message.
 """
 
 import hashlib
-import importlib.util
+import importlib
 import os
 import shutil
 import signal
@@ -21,42 +21,28 @@ from coco_tiny import write_tiny_coco
 from random_resnet import random_resnet, save_pretrain_checkpoint
 from test_fgvc_datasets import write_cub
 
+from ctc_plugin.checkpoint import find_resume_checkpoint, load_file
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
 from ctc_plugin.convert.detectron2 import convert_to_detectron2
 from ctc_plugin.utils.errors import UserError
-from ctc_plugin.utils.io import atomic_torch_save, load_checkpoint
-from ctc_plugin.utils.resume import find_resume_checkpoint
+from ctc_plugin.utils.io import atomic_torch_save
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(REPO, "tools")
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", os.path.join(TOOLS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tools():
-    return {name: _load_tool(name) for name in ("pretrain", "train_net", "finetune_fgvc", "convert_weights")}
-
-
-def _entry(name, module):
-    if name == "pretrain":
-        return lambda: module.launch_all(module.add_dist_timeout(module.default_argument_parser()).parse_args())
-    return module.main if name == "convert_weights" else module.invoke_main
+    names = ("pretrain", "train_net", "finetune_fgvc", "convert_weights")
+    return {name: importlib.import_module(f"ctc_plugin.cli.{name}") for name in names}
 
 
 def run_tool(tools, name, argv, monkeypatch, capsys):
-    """(exit status, stderr) of ``tools/<name>.py argv``, run in this process."""
-    monkeypatch.setattr(sys, "argv", [f"{name}.py", *map(str, argv)])
+    """(exit status, stderr) of ``ctc_plugin.cli.<name>.main(argv)``, run in this process."""
     capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        tools[name].run(_entry(name, tools[name]), name)
-    return exited.value.code, capsys.readouterr().err
+    status = tools[name].main([str(a) for a in argv])
+    return status, capsys.readouterr().err
 
 
 def assert_refused(status, stderr, tool, *fragments):
@@ -125,7 +111,7 @@ def files(tmp_path_factory):
     return f
 
 
-# ---- tools/pretrain.py ----------------------------------------------------------------------
+# ---- ctc-pretrain ----------------------------------------------------------------------
 PRETRAIN_TINY = ["MODEL.DEVICE", "cpu", "INPUT.SIZE", "16", "SOLVER.IMS_PER_BATCH", "8", "DATALOADER.NUM_WORKERS", "0"]
 PRETRAIN_CONFIG = os.path.join(REPO, "configs/pretrain/cifar100_r18_ctc.yaml")
 
@@ -141,16 +127,16 @@ PRETRAIN_CASES = {
     ),
     "wrong type in the config file": (lambda f: ["--config-file!", f["type_yaml"]], ["bad value in", "type.yaml"]),
     "missing config file": (lambda f: ["--config-file!", "/nonexistent/ctc.yaml"], ["config file not found"]),
-    "MODEL.WEIGHTS not a ResNet": (
+    "MODEL.WEIGHTS not the network's": (
         lambda f: ["MODEL.WEIGHTS", f["not_resnet"]],
-        ["is not a torchvision-style ResNet: missing keys conv1.weight, bn1.weight"],
+        ["does not fit the network: it lacks conv1.weight, bn1.weight", "the network has no encoder.weight, head.bias"],
     ),
     "MODEL.WEIGHTS truncated": (lambda f: ["MODEL.WEIGHTS", f["truncated"]], ["cannot read", "as a torch checkpoint"]),
     "MODEL.WEIGHTS corrupt": (lambda f: ["MODEL.WEIGHTS", f["corrupt"]], ["cannot read", "as a torch checkpoint"]),
     "MODEL.WEIGHTS missing": (lambda f: ["MODEL.WEIGHTS", "/nonexistent/w.pth"], ["MODEL.WEIGHTS", "does not exist"]),
     "MODEL.WEIGHTS of another architecture": (
         lambda f: ["MODEL.WEIGHTS", f["r18"]],
-        ["is a ResNet-18 (ImageNet stem), but the config builds a ResNet-18 (CIFAR stem)"],
+        ["does not fit the network: conv1.weight is (64, 3, 7, 7) in the file and (64, 3, 3, 3) in the network"],
     ),
     "OUTPUT_DIR cannot be written": (
         lambda f: ["OUTPUT_DIR!", os.path.join(f["a_file"], "run")],
@@ -189,10 +175,17 @@ def test_pretrain_refuses_a_bad_resume(tools, files, tmp_path, monkeypatch, caps
     output = tmp_path / "run"
     output.mkdir()
     if damage == "other architecture":
-        torch.save(
-            {"model": {}, "arch": {"depth": 50, "stem": "imagenet", "num_classes": 100}}, output / "model_final.pth"
-        )
-        fragments = ["cannot resume from", "model_final.pth: it holds a ResNet with depth=50, stem='imagenet'"]
+        from ctc_plugin.config import get_cfg
+        from ctc_plugin.engine import CTCTrainer
+
+        cfg = get_cfg()
+        cfg.MODEL.DEPTH, cfg.MODEL.STEM, cfg.MODEL.NUM_CLASSES = 50, "imagenet", 100
+        torch.save({"model": {}, **CTCTrainer.checkpoint_metadata(cfg)}, output / "model_final.pth")
+        fragments = [
+            "cannot resume from",
+            "model_final.pth: it holds a network with MODEL.DEPTH=50, MODEL.STEM='imagenet' but the config builds "
+            "MODEL.DEPTH=18, MODEL.STEM='cifar'",
+        ]
     else:
         shutil.copy(files["truncated"], output / "model_epoch_0001.pth")
         shutil.copy(files["corrupt"], output / "model_final.pth")
@@ -206,7 +199,7 @@ def test_pretrain_refuses_a_bad_resume(tools, files, tmp_path, monkeypatch, caps
     assert digest(output) == before
 
 
-# ---- tools/train_net.py ---------------------------------------------------------------------
+# ---- ctc-train-net ---------------------------------------------------------------------
 def _train_net_argv(output, *opts, config="configs/coco_maskrcnn_ctc.yaml"):
     return [
         "--config-file",
@@ -300,15 +293,19 @@ def test_configs_are_parsed_never_evaluated(tools, files, tmp_path, monkeypatch,
     assert not marker.exists()
 
 
-# ---- tools/finetune_fgvc.py -----------------------------------------------------------------
+# ---- ctc-finetune-fgvc -----------------------------------------------------------------
 FGVC_TINY = ["MODEL.NAME", "resnet18", "MODEL.DEVICE", "cpu", "INPUT.SIZE", "32", "SOLVER.EPOCHS", "1"]
+FGVC_TINY += ["SOLVER.IMS_PER_BATCH", "4"]
 
 FGVC_CASES = {
     "missing dataset root": (
         lambda f: ["DATASETS.ROOT", "/nonexistent/fgvc"],
         ["dataset root not found: /nonexistent/fgvc"],
     ),
-    "empty dataset root": (lambda f: ["DATASETS.ROOT", f["empty"]], ["cub200: folder not found", "CUB_200_2011"]),
+    "empty dataset root": (
+        lambda f: ["DATASETS.ROOT", f["empty"]],
+        ["CUB-200-2011: folder not found", "CUB_200_2011"],
+    ),
     "unknown config key": (
         lambda f: ["SOLVER.EPOCH", "2"],
         ["unknown config key SOLVER.EPOCH", "did you mean SOLVER.EPOCHS?"],
@@ -351,24 +348,25 @@ def test_finetune_fgvc_refuses_missing_config_and_resuming_another_model(tools, 
     )
     output = tmp_path / "out"
     output.mkdir()
-    state = {"model": {}, "trainer": {}, "scheduler": {}, "epoch": 1, "iteration": 2, "timm_model": "resnet50"}
-    torch.save(state, output / "checkpoint_last.pth")
+    network = {"MODEL.NAME": "resnet50", "DATASETS.TRAIN": "cub200_train"}
+    torch.save({"model": {}, "network": network, "epoch": 1, "iteration": 1}, output / "model_epoch_0001.pth")
     before = digest(output)
     argv = ["--resume", "--config-file", os.path.join(REPO, "configs/fgvc/cub200_r50.yaml"), *FGVC_TINY]
     argv += ["DATASETS.ROOT", files["cub"], "OUTPUT_DIR", str(output)]
     status, stderr = run_tool(tools, "finetune_fgvc", argv, monkeypatch, capsys)
-    assert_refused(status, stderr, "finetune_fgvc", "its checkpoint is a resnet50 but MODEL.NAME is resnet18")
+    message = "model_epoch_0001.pth: it holds a network with MODEL.NAME='resnet50' but the config builds"
+    assert_refused(status, stderr, "finetune_fgvc", message, "MODEL.NAME='resnet18'")
     assert digest(output) == before
 
 
-# ---- tools/convert_weights.py ---------------------------------------------------------------
+# ---- ctc-convert ---------------------------------------------------------------
 CONVERT_CASES = {
     "not a ResNet": (lambda f: [f["not_resnet"]], ["missing keys conv1.weight, bn1.weight"]),
     "truncated checkpoint": (lambda f: [f["truncated"]], ["cannot read", "as a torch checkpoint"]),
     "corrupt checkpoint": (lambda f: [f["corrupt"]], ["cannot read", "as a torch checkpoint"]),
     "missing checkpoint": (
         lambda f: ["/nonexistent/model_final.pth"],
-        ["no such checkpoint file: /nonexistent/model_final.pth"],
+        ["checkpoint /nonexistent/model_final.pth does not exist"],
     ),
     "unknown --to target": (lambda f: [f["r18"], "--to", "onnx"], ["argument --to: invalid choice: 'onnx'"]),
     "output folder cannot be written": (
@@ -414,7 +412,7 @@ def test_nan_loss_stops_naming_iteration_and_terms_keeping_the_last_good_checkpo
         def before_step(self):
             if self.trainer.iter == 5:
                 with torch.no_grad():
-                    self.trainer.backbone.fc.bias.fill_(float("nan"))
+                    self.trainer.model.backbone.fc.bias.fill_(float("nan"))
 
     trainer.register_hooks([PoisonAt()])
     trainer.resume_or_load(resume=False)
@@ -425,7 +423,7 @@ def test_nan_loss_stops_naming_iteration_and_terms_keeping_the_last_good_checkpo
     assert message.startswith("loss is not finite at iteration 5: loss_cls=nan, loss_ias=")
     assert f"The last good checkpoint is {tmp_path / 'model_epoch_0001.pth'}" in message
     assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".pth")) == ["model_epoch_0001.pth"]
-    kept = load_checkpoint(str(tmp_path / "model_epoch_0001.pth"))
+    kept = load_file(str(tmp_path / "model_epoch_0001.pth"))
     assert all(torch.isfinite(v.float()).all() for v in kept["model"].values())
 
 
@@ -446,7 +444,7 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one_loadable(tmp_path)
     atomic_torch_save({"model": {"w": torch.arange(4.0)}, "iteration": 3}, str(path))
     result = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=REPO, timeout=120)
     assert result.returncode == -signal.SIGKILL
-    assert torch.equal(load_checkpoint(str(path))["model"]["w"], torch.arange(4.0))  # the previous one, whole
+    assert torch.equal(load_file(str(path))["model"]["w"], torch.arange(4.0))  # the previous one, whole
     leftovers = [name for name in os.listdir(tmp_path) if name != path.name]
     assert len(leftovers) == 1 and leftovers[0].startswith(".model_epoch_0001.pth.")  # the torn temporary
     assert find_resume_checkpoint(str(tmp_path)) == str(path)  # never a candidate
@@ -461,7 +459,7 @@ def test_resume_skips_a_stale_tag_and_a_damaged_newest_checkpoint(files, tmp_pat
     command += ["SOLVER.IAS_EPOCHS", "2", "SOLVER.IRS_EPOCHS", "0", "TEST.EVAL_PERIOD_EPOCHS", "0", "CTC.ALPHA", "0.5"]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    expected = load_checkpoint(str(run / "model_final.pth"))
+    expected = load_file(str(run / "model_final.pth"))
     os.remove(run / "model_final.pth")  # last_checkpoint still names it
     with open(run / "model_epoch_0002.pth", "r+b") as f:
         f.truncate(1000)
@@ -470,10 +468,11 @@ def test_resume_skips_a_stale_tag_and_a_damaged_newest_checkpoint(files, tmp_pat
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Skipped unreadable checkpoints (model_final.pth: missing; model_epoch_0002.pth:" in resumed.stdout
     assert "at iteration 4" in resumed.stdout
-    actual = load_checkpoint(str(run / "model_final.pth"))
+    actual = load_file(str(run / "model_final.pth"))
     for key, value in expected["model"].items():
         assert torch.equal(value, actual["model"][key]), key
-    assert torch.equal(expected["ctc"]["ias"]["memory"], actual["ctc"]["ias"]["memory"])
+    memories = [c["ctc"]["terms"]["ias"]["_extra_state"]["memory"] for c in (expected, actual)]
+    assert torch.equal(*memories)
 
 
 def _spawned_children(pid):
@@ -523,4 +522,4 @@ def test_a_rank_that_dies_ends_the_job_with_one_line(files, tmp_path):
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("pretrain: error: process "), stderr[-2000:]
     assert "the other processes were stopped" in last
-    assert load_checkpoint(str(run / "model_epoch_0001.pth"))["epoch"] == 1  # what was written stays whole
+    assert load_file(str(run / "model_epoch_0001.pth"))["epoch"] == 1  # what was written stays whole

@@ -12,13 +12,15 @@ tensors.
 
 import logging
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..checkpoint import load_file
+from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save
 from .progress import progress as progress_of
 
@@ -36,7 +38,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ProbeSchedule:
-    """SGD on a linear classifier; defaults are the appendix's (A.3).
+    """SGD on a linear classifier; defaults are the appendix's (A.3), as are ``TEMPORAL_TRANSFER``'s.
 
     Attributes:
         steps: optimisation steps (15k).
@@ -63,8 +65,19 @@ class ProbeSchedule:
         steps = max(1, round(self.steps * factor))
         return replace(self, steps=steps, milestones=tuple(max(1, round(m * factor)) for m in self.milestones))
 
-    def as_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def from_config(cls, node) -> "ProbeSchedule":
+        """The schedule of a ``TEMPORAL_TRANSFER`` config node."""
+        return cls(
+            steps=int(node.STEPS),
+            batch_size=int(node.BATCH_SIZE),
+            lr=float(node.LR),
+            milestones=tuple(int(m) for m in node.MILESTONES),
+            gamma=float(node.GAMMA),
+            momentum=float(node.MOMENTUM),
+            weight_decay=float(node.WEIGHT_DECAY),
+            seed=int(node.SEED),
+        )
 
 
 class _Transformed(Dataset):
@@ -130,7 +143,7 @@ def extract_features(
     if not features:
         raise ValueError(f"{desc}: the dataset is empty")
     result = torch.cat(features), torch.cat(labels)
-    logger.info("%s: %d samples x %d features", desc, *result[0].shape)
+    logger.info(f"{desc}: {result[0].shape[0]} samples x {result[0].shape[1]} features")
     return result
 
 
@@ -178,7 +191,7 @@ def train_linear_probe(
         optimizer.step()
         scheduler.step()
     if not all(torch.isfinite(p).all() for p in classifier.parameters()):
-        logger.warning("%s: the classifier diverged (non-finite weights); lower the learning rate", desc)
+        logger.warning(f"{desc}: the classifier diverged (non-finite weights); lower the learning rate")
     return classifier.eval()
 
 
@@ -219,11 +232,11 @@ def cached_features(
     """
     if os.path.isfile(path):
         try:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
+            stored = load_file(path, "feature cache")
             if stored.get("key") == key:
                 return stored["features"], stored["labels"]
-        except Exception as e:  # a corrupt cache is not an error: recompute it
-            logger.warning("ignoring unreadable feature cache %s (%s)", path, type(e).__name__)
+        except UserError as e:  # a corrupt cache is not an error: recompute it
+            logger.warning(f"ignoring it: {e}")
     features, labels = compute()
     atomic_torch_save({"key": key, "features": features, "labels": labels}, path)
     return features, labels

@@ -161,7 +161,7 @@ def estimate_mutual_information(
         x, y = x[perm[n_eval:]], y[perm[n_eval:]]
         n = x.shape[0]
     if batch_size > n:
-        logger.info("%s: batch size %d capped at the %d training samples", desc, batch_size, n)
+        logger.info(f"{desc}: batch size {batch_size} capped at the {n} training samples")
         batch_size = n
 
     with torch.random.fork_rng(devices=[]):  # initialised on the CPU: only its RNG is used
@@ -195,15 +195,15 @@ def estimate_mutual_information(
         optimizer.step()
         if (step + 1) % log_every == 0 and logger.isEnabledFor(logging.DEBUG):
             bound = float(t_joint.detach().mean() - log_mean_exp.detach())
-            logger.debug("%s: step %d/%d, batch bound %.4f nats", desc, step + 1, steps, bound)
+            logger.debug(f"{desc}: step {step + 1}/{steps}, batch bound {bound:.4f} nats")
     if skipped:
-        logger.warning("%s: skipped %d/%d non-finite steps", desc, skipped, steps)
+        logger.warning(f"{desc}: skipped {skipped}/{steps} non-finite steps")
     if skipped == steps:
         return float("nan")
 
     net.eval()
     estimate = _evaluate(net, x_eval, y_eval, chunk=max(batch_size, 1024), passes=eval_passes, generator=generator)
     if not math.isfinite(estimate):
-        logger.warning("%s: the final estimate is not finite", desc)
+        logger.warning(f"{desc}: the final estimate is not finite")
         return float("nan")
     return max(estimate, 0.0)

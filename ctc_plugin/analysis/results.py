@@ -43,7 +43,7 @@ def read_table(path: str, numeric: Sequence[str] = ()) -> List[Dict[str, Any]]:
         raise UserError(f"cannot read previous results {path}: {e}") from None
     for row in rows:
         for column in numeric:
-            if row.get(column) not in (None, ""):
-                value = float(row[column])
-                row[column] = int(value) if value.is_integer() and column == "epoch" else value
+            text = row.get(column)
+            if text not in (None, ""):
+                row[column] = int(text) if text.lstrip("-").isdigit() else float(text)
     return rows

@@ -7,32 +7,16 @@ others): the offline default, e.g. Fashion-MNIST pretrained on 5 classes and pro
 the other 5.
 """
 
-import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple
 
-import torch
 from torch.utils.data import Dataset
 
-from ..data import build_dataset
-from ..data import cinic10 as _cinic10  # noqa: F401  (registration of the target datasets)
-from ..data import stl10 as _stl10  # noqa: F401
-from ..data.base import ClassificationDataset
+from ..data import ClassificationDataset, build_dataset, random_subset
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .checkpoints import config_value
 
-logger = logging.getLogger(__name__)
-
-__all__ = [
-    "Target",
-    "build_target_splits",
-    "int_list",
-    "limit_samples",
-    "native_image_size",
-    "resolve_target",
-    "split_names",
-]
+__all__ = ["Target", "build_target_splits", "native_image_size", "resolve_target", "split_names"]
 
 # Image side that the "mnist" style produces before any resize (28 padded to 32).
 _STYLE_NATIVE_SIZE = {"mnist": 32}
@@ -73,7 +57,7 @@ def _base_name(split: str) -> str:
     return split
 
 
-def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config: Optional[Dict[str, Any]]) -> Target:
+def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config=None) -> Target:
     """The target of a probe from its settings, or the run's held-out classes by default.
 
     Args:
@@ -81,16 +65,16 @@ def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config: 
             "" for the classes the pretraining run held out.
         root: folder of the target; "" takes the run's ``DATASETS.ROOT``.
         classes: target classes to keep (empty: all); ignored for the held-out default.
-        run_config: the pretraining config (nested dicts), needed for the defaults.
+        run_config: the pretraining run's config, needed for the defaults.
     """
-    run_root = str(config_value(run_config or {}, "DATASETS.ROOT", "") or "")
+    run_root = run_config.DATASETS.ROOT if run_config is not None else ""
     if dataset:
         train, test = split_names(dataset)
         return Target(train, test, root or run_root, tuple(int(c) for c in classes))
     if run_config is None:
         raise UserError("no target dataset given and no pretraining config to take the held-out classes from")
-    source = str(config_value(run_config, "DATASETS.TRAIN", ""))
-    kept = [int(c) for c in config_value(run_config, "DATASETS.CLASSES", []) or []]
+    source = run_config.DATASETS.TRAIN
+    kept = [int(c) for c in run_config.DATASETS.CLASSES]
     if not kept:
         raise UserError(
             f"the run was pretrained on all classes of {source}, so it holds none out: "
@@ -104,35 +88,13 @@ def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config: 
     return Target(train, test, root or run_root, held_out)
 
 
-class _Samples(ClassificationDataset):
-    """The samples ``indices`` of a dataset (same classes and labels)."""
-
-    def __init__(self, dataset: ClassificationDataset, indices: Sequence[int]) -> None:
-        super().__init__([dataset.targets[i] for i in indices], dataset.classes)
-        self.dataset = dataset
-        self.indices = list(indices)
-        self.style = dataset.style
-
-    def load_image(self, index: int) -> Any:
-        return self.dataset.load_image(self.indices[index])
-
-
-def limit_samples(dataset: ClassificationDataset, max_samples: int, seed: int = 0) -> ClassificationDataset:
-    """A seeded random ``max_samples`` of a dataset (in the original order); all when 0."""
-    if max_samples <= 0 or max_samples >= len(dataset):
-        return dataset
-    generator = torch.Generator().manual_seed(seed)
-    indices = sorted(torch.randperm(len(dataset), generator=generator)[:max_samples].tolist())
-    return _Samples(dataset, indices)
-
-
 def build_target_splits(
     target: Target, max_train: int = 0, max_test: int = 0, seed: int = 0
 ) -> Tuple[ClassificationDataset, ClassificationDataset]:
     """The target's (train, test) datasets, restricted to its classes and sample limits."""
-    train = build_dataset(target.train, target.root, target.classes)
-    test = build_dataset(target.test, target.root, target.classes)
-    return limit_samples(train, max_train, seed), limit_samples(test, max_test, seed + 1)
+    train = build_dataset(target.train, target.root, target.classes, what="the target classes")
+    test = build_dataset(target.test, target.root, target.classes, what="the target classes")
+    return random_subset(train, max_train, seed), random_subset(test, max_test, seed + 1)
 
 
 def native_image_size(dataset: Dataset, default: int) -> int:
@@ -150,13 +112,3 @@ def native_image_size(dataset: Dataset, default: int) -> int:
         return default
     image, _ = dataset[0]
     return min(image.size)
-
-
-def int_list(values: Union[str, Sequence[Any]], what: str = "class indices") -> List[int]:
-    """Integers from a config list or a comma-separated string ("" gives [])."""
-    if isinstance(values, str):
-        values = [v for v in values.replace(" ", "").split(",") if v]
-    try:
-        return [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise UserError(f"{what} must be comma-separated integers, got {values!r}") from None

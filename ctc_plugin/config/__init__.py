@@ -1,3 +1,4 @@
-from .defaults import get_cfg
+from .defaults import add_engine_config, add_pretrain_config, get_cfg
+from .merge import merge_config
 
-__all__ = ["get_cfg"]
+__all__ = ["add_engine_config", "add_pretrain_config", "get_cfg", "merge_config"]

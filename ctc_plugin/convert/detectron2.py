@@ -1,6 +1,6 @@
 """torchvision ResNet weights -> Detectron2's ResNet names, and the pickle Detectron2 reads.
 
-Names (DESIGN.md, "Carrying weights into Detectron2 and timm"): non-``layer`` keys get
+Names: non-``layer`` keys get
 ``stem.``; ``layerN`` -> ``res{N+1}``; ``bnK`` -> ``convK.norm``; ``downsample.0`` ->
 ``shortcut``; ``downsample.1`` -> ``shortcut.norm``; ``fc.*`` and ``num_batches_tracked``
 are dropped. This module needs torch and numpy only; Detectron2 is not imported.
@@ -115,19 +115,6 @@ def detectron2_checkpoint(
 def save_detectron2_pickle(checkpoint: Mapping[str, Any], path: str) -> None:
     """Write ``checkpoint`` as a pickle, atomically."""
     atomic_write(path, lambda f: pickle.dump(dict(checkpoint), f, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def read_detectron2_pickle(path: str) -> Dict[str, Any]:
-    """Read a pickle written by ``save_detectron2_pickle``.
-
-    Detectron2 itself reads ``.pkl`` files with ``pickle``; only open files you trust.
-    """
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f, encoding="latin1")
-    except Exception as e:  # truncated, not a pickle, a class that is not importable here
-        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"cannot read {path} as a Detectron2 pickle: {type(e).__name__}: {first_line}") from None
 
 
 def arch_of_detectron2_weights(model: Mapping[str, Any], prefix: str = "") -> Optional[Arch]:

@@ -1,29 +1,29 @@
 """Read any accepted source of ResNet weights into a torchvision-keyed state_dict.
 
-Accepted sources: our pretraining checkpoint (``{"model": ..., "arch": ...}``), a plain
-torchvision ResNet state_dict, or one wrapped in ``{"state_dict": ...}`` / ``{"model": ...}``,
-with or without DDP's ``module.`` prefix. ``prefix`` picks a sub-module, e.g. MoCo's
-``module.encoder_q.``. Every target converter (Detectron2, timm) starts from here::
+Accepted sources: our pretraining checkpoint, a plain torchvision ResNet state_dict, or one
+wrapped in ``{"state_dict": ...}`` / ``{"model": ...}``, with or without DDP's ``module.``
+prefix; ``prefix`` picks a sub-network, e.g. MoCo's ``module.encoder_q.``. Every target
+(Detectron2, timm) starts from here::
 
     state_dict, arch = load_resnet_state_dict("model_final.pth")
     # arch == {"depth": 50, "stem": "imagenet", "num_classes": 1000}
+
+A head that is not a classifier of the ResNet's width (MoCo v2's MLP ``fc.0``/``fc.2``, a
+projection head) is dropped with a log line: no target has a place for it.
 """
 
 import logging
-import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
-from ..models.resnet import BLOCKS
+from ..backbones.resnet import BLOCKS
+from ..checkpoint import prefix_hint, read_state_dict
 from ..utils.errors import UserError
-from ..utils.io import describe_load_error
 
 logger = logging.getLogger(__name__)
 
-# Keys that hold state dicts inside checkpoints, in the order they are tried.
-WRAPPER_KEYS = ("model", "state_dict", "model_state", "network")
 # Keys every torchvision ResNet has, whatever its depth.
 REQUIRED_KEYS = (
     "conv1.weight",
@@ -44,48 +44,73 @@ Arch = Dict[str, Any]
 
 
 def load_resnet_state_dict(
-    source: Union[str, Mapping[str, Any]], prefix: str = ""
+    source: Union[str, Mapping[str, Any]], prefix: str = "", label: str = "checkpoint"
 ) -> Tuple[Dict[str, torch.Tensor], Arch]:
     """Read ResNet weights from a file or an already loaded object.
 
     Args:
-        source: a path loadable with ``torch.load(weights_only=True)``, or its content.
-        prefix: keep only the keys under this sub-module (``module.`` is optional in it).
+        source: a path (``.pth``, ``.pkl`` or ``.safetensors``), or its content.
+        prefix: keep only the keys under this sub-network (``module.`` is optional in it).
+        label: what the file is, for messages ("MODEL.WEIGHTS").
 
     Returns:
-        ``(state_dict, arch)``: every tensor under torchvision's names (``fc.*`` and
-        ``num_batches_tracked`` included), and ``{"depth", "stem", "num_classes"}``
-        inferred from the weights (``num_classes`` is None without ``fc``).
+        ``(state_dict, arch)``: every tensor under torchvision's names (a classifier ``fc``
+        and ``num_batches_tracked`` included), and ``{"depth", "stem", "num_classes"}``
+        inferred from the weights (``num_classes`` is None without a classifier).
 
     Raises:
-        UserError: the file cannot be read, the prefix matches nothing, the weights are
-            not a torchvision-style ResNet (the message names the missing keys), or they
-            contradict the checkpoint's own ``arch``.
+        UserError: the file cannot be read, the prefix matches nothing, the weights are not
+            a torchvision-style ResNet (the message names the missing keys and the builder
+            that made them), or they contradict the checkpoint's own record.
     """
-    name = source if isinstance(source, str) else "the given object"
-    payload = _read(source) if isinstance(source, str) else source
-    if not isinstance(payload, Mapping):
-        raise UserError(f"{name} holds a {type(payload).__name__}, not a state_dict")
-    declared_arch = payload.get("arch") if isinstance(payload.get("arch"), Mapping) else None
-    tensors = _select_prefix(_strip_module(_find_state_dict(payload)), prefix, name)
-    check_resnet_keys(tensors, name)
+    name = f"{label} {source}" if isinstance(source, str) else "the given object"
+    tensors, payload = read_state_dict(source, prefix, label)
+    record = payload.get("backbone") if isinstance(payload.get("backbone"), Mapping) else None
+    check_resnet_keys(tensors, name, record.get("builder", "") if record and not prefix else "")
+    tensors = _drop_projection_head(tensors, name)
     arch = infer_resnet_arch(tensors)
-    if declared_arch is not None:
-        for key in ("depth", "stem"):
-            if key in declared_arch and declared_arch[key] != arch[key]:
-                raise UserError(
-                    f"{name}: its arch says {key}={declared_arch[key]!r} but the weights are {key}={arch[key]!r}"
-                )
+    declared = record.get("model", {}) if record and not prefix else {}
+    for key in ("depth", "stem"):
+        value = declared.get(key.upper())
+        if value is not None and value != arch[key]:
+            raise UserError(f"{name}: its record says MODEL.{key.upper()} {value!r} but the weights are {arch[key]!r}")
     return tensors, arch
 
 
-def check_resnet_keys(state_dict: Mapping[str, torch.Tensor], name: str = "the weights") -> None:
-    """Raise ``UserError`` naming the keys a torchvision ResNet has and these weights lack."""
+def check_resnet_keys(state_dict: Mapping[str, torch.Tensor], name: str = "the weights", builder: str = "") -> None:
+    """Raise ``UserError`` naming the keys a torchvision ResNet has and these weights lack.
+
+    Args:
+        builder: the ``BACKBONE_REGISTRY`` builder the checkpoint records, named in the message.
+    """
     missing = [key for key in REQUIRED_KEYS if key not in state_dict]
-    if not missing:
-        return
-    hint = _prefix_hint(state_dict)
-    raise UserError(f"{name} is not a torchvision-style ResNet: missing keys {', '.join(missing)}{hint}")
+    if missing:
+        hint = prefix_hint(state_dict, "layer1.0.conv1.weight")
+        why = (
+            f"; it holds a network built by {builder}, and only torchvision-style ResNets have a Detectron2 "
+            "and a timm counterpart"
+            if builder
+            else ""
+        )
+        raise UserError(f"{name} is not a torchvision-style ResNet: missing keys {', '.join(missing)}{hint}{why}")
+
+
+def _drop_projection_head(state_dict: Dict[str, torch.Tensor], name: str) -> Dict[str, torch.Tensor]:
+    """Without ``fc.*`` unless ``fc`` is exactly a classifier (weight C x width, bias C) of the ResNet."""
+    head = sorted(key for key in state_dict if key.startswith("fc."))
+    if not head:
+        return state_dict
+    width = 512 * (4 if "layer1.0.conv3.weight" in state_dict else 1)
+    weight, bias = state_dict.get("fc.weight"), state_dict.get("fc.bias")
+    if (
+        head == ["fc.bias", "fc.weight"]
+        and weight.dim() == 2
+        and weight.shape[1] == width
+        and tuple(bias.shape) == (weight.shape[0],)
+    ):
+        return state_dict
+    logger.info(f"{name}: dropped {', '.join(head)}: a head that is not a classifier of the {width}-d features")
+    return {key: value for key, value in state_dict.items() if not key.startswith("fc.")}
 
 
 def infer_resnet_arch(state_dict: Mapping[str, torch.Tensor]) -> Arch:
@@ -126,55 +151,6 @@ def _depth_of(blocks_per_stage: Tuple[int, ...], bottleneck: bool) -> int:
         f"unsupported ResNet: {kind} blocks per stage {list(blocks_per_stage)} match none of "
         f"ResNet-{'/'.join(str(d) for d in BLOCKS)}"
     )
-
-
-def _read(path: str) -> Any:
-    if not os.path.isfile(path):
-        raise UserError(f"no such checkpoint file: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a pickle of arbitrary objects, a truncated file, not torch at all
-        raise UserError(f"cannot read {path} as a torch checkpoint: {describe_load_error(e)}") from None
-
-
-def _find_state_dict(payload: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
-    """Descend through wrapper keys until a mapping whose values are tensors."""
-    current: Mapping[str, Any] = payload
-    while not any(isinstance(value, torch.Tensor) for value in current.values()):
-        inner = next((current[key] for key in WRAPPER_KEYS if isinstance(current.get(key), Mapping)), None)
-        if inner is None:
-            break
-        current = inner
-    return {key: value for key, value in current.items() if isinstance(value, torch.Tensor)}
-
-
-def _strip_module(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Drop DDP's ``module.`` from the keys that carry it."""
-    return {key[len("module.") :] if key.startswith("module.") else key: value for key, value in state_dict.items()}
-
-
-def _select_prefix(state_dict: Dict[str, torch.Tensor], prefix: str, name: str) -> Dict[str, torch.Tensor]:
-    if not prefix:
-        return state_dict
-    if prefix.startswith("module."):
-        prefix = prefix[len("module.") :]
-    if not prefix.endswith("."):
-        prefix += "."
-    selected = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
-    if not selected:
-        heads = sorted({key.split(".", 1)[0] + "." for key in state_dict})
-        raise UserError(f"no key in {name} starts with prefix {prefix!r}; its keys start with {', '.join(heads[:8])}")
-    return selected
-
-
-def _prefix_hint(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """'; pass --prefix X' when a ResNet sits under a sub-module, else ''."""
-    candidates: List[str] = sorted(
-        key[: -len("layer1.0.conv1.weight")]
-        for key in state_dict
-        if key.endswith("layer1.0.conv1.weight") and key != "layer1.0.conv1.weight"
-    )
-    return f" (a ResNet sits under {candidates[0]!r}: pass it as --prefix)" if candidates else ""
 
 
 def describe_arch(arch: Optional[Arch]) -> str:

@@ -29,15 +29,12 @@ import torch
 
 from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save, atomic_write
-from .verify import relative_difference
+from .verify import check_differences, relative_difference, source_network
 
 logger = logging.getLogger(__name__)
 
 # Our ResNet depths and the timm architectures with the same layout and names.
 TIMM_RESNETS: Dict[int, str] = {18: "resnet18", 34: "resnet34", 50: "resnet50", 101: "resnet101"}
-
-# Verification tolerance: max |timm - source| / max |source| over a batch of outputs.
-DEFAULT_TOLERANCE = 1e-5
 
 
 def timm_model_name(arch: Mapping[str, Any]) -> str:
@@ -126,7 +123,6 @@ def convert_to_timm_file(
     path: str,
     source: str = "",
     verify: bool = True,
-    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Dict[str, float]:
     """Convert, write and (unless ``verify`` is False) verify; ``path`` appears only if the check passes.
 
@@ -136,7 +132,6 @@ def convert_to_timm_file(
         path: output file, ``.pth`` or ``.safetensors``.
         source: where the weights came from, recorded in the file.
         verify: run ``verify_timm_file`` on the written file before moving it into place.
-        tolerance: the largest relative difference accepted.
 
     Returns:
         The relative differences measured ({} without verification).
@@ -154,7 +149,7 @@ def convert_to_timm_file(
     unverified = os.path.join(folder, f".{base}.unverified{extension}")
     try:
         save_timm_weights(converted, unverified, metadata)
-        differences = verify_timm_file(unverified, state_dict, arch, tolerance=tolerance) if verify else {}
+        differences = verify_timm_file(unverified, state_dict, arch) if verify else {}
         os.replace(unverified, path)
     finally:
         if os.path.exists(unverified):
@@ -207,11 +202,10 @@ def verify_timm_file(
     image_size: int = 64,
     batch_size: int = 2,
     seed: int = 0,
-    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Dict[str, float]:
     """Check by computation that timm, loading ``path``, computes what the source computes.
 
-    The source is our torchvision-keyed ``ResNet`` loaded with ``state_dict``. The timm model
+    The source is the ResNet ``BACKBONE_REGISTRY`` builds, loaded with ``state_dict``. The timm model
     is built twice through ``create_model(..., pretrained=True, pretrained_cfg_overlay=...)``:
     with the source's class count (head kept: pooled features and logits compared) and, as
     users write the call, with another class count (a new head: features compared). Both
@@ -224,26 +218,20 @@ def verify_timm_file(
         image_size: side of the random input images.
         batch_size: number of random images.
         seed: seed of the random input.
-        tolerance: the largest relative difference accepted.
 
     Returns:
         {"features", "logits" (with a head), "features_new_head"}: each
         max |timm - source| / max |source|.
 
     Raises:
-        UserError: when a difference exceeds ``tolerance`` or the new head is not new.
+        UserError: when a difference exceeds the tolerance or the new head is not new.
     """
     import timm
-
-    from ..models.resnet import ResNet
 
     name = timm_model_name(arch)
     has_head = "fc.weight" in state_dict
     num_classes = int(state_dict["fc.weight"].shape[0]) if has_head else 1000
-    source = ResNet(int(arch["depth"]), stem=arch.get("stem", "imagenet"), num_classes=num_classes)
-    load_result = source.load_state_dict(dict(state_dict), strict=has_head)
-    assert set(load_result.missing_keys) <= {"fc.weight", "fc.bias"}, load_result.missing_keys
-    source.eval()
+    source = source_network(state_dict, arch)
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
     features, logits = source.forward_features(images), source(images)
@@ -269,14 +257,8 @@ def verify_timm_file(
     )
     new_features, new_logits = _timm_outputs(new_head.eval(), images)
     differences["features_new_head"] = relative_difference(features, new_features)
-    logger.info("timm %s vs source, max relative differences: %s", name, differences)
-
-    worst = max(differences, key=differences.get)
-    if differences[worst] > tolerance:
-        raise UserError(
-            f"conversion check failed: timm {name} {worst} differ from the source by "
-            f"{differences[worst]:.3g} relative (tolerance {tolerance:g})"
-        )
+    logger.info(f"timm {name} vs source, max relative differences: {differences}")
+    check_differences(differences, "timm")
     if tuple(new_logits.shape) != (batch_size, other_classes):
         raise UserError(f"timm {name} did not build a new {other_classes}-class head")
     return differences

@@ -1,16 +1,21 @@
-from . import cifar100, cinic10, fashion_mnist, imagenet, stl10  # noqa: F401  (only registration)
+from . import aircraft, cifar100, cinic10, cub, fashion_mnist, imagenet, inat, stl10  # noqa: F401  (only registration)
 from .base import ClassificationDataset
-from .build import build_dataset, build_test_loader, build_train_loader
+from .build import build_dataset, build_test_loader, build_train_loader, shard_indices
 from .sampler import EpochBatchSampler
 from .samples import IndexedSamples
+from .subset import Subset, class_subset, random_subset
 from .transforms import build_transform
 
 __all__ = [
     "ClassificationDataset",
     "EpochBatchSampler",
     "IndexedSamples",
+    "Subset",
     "build_dataset",
     "build_test_loader",
     "build_train_loader",
     "build_transform",
+    "class_subset",
+    "random_subset",
+    "shard_indices",
 ]

@@ -1,7 +1,7 @@
 """Thin builders: datasets by registered name, and the train and test loaders."""
 
 import os
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 from torch.utils.data import DataLoader
 
@@ -10,15 +10,19 @@ from ..utils.errors import UserError
 from .base import ClassificationDataset
 from .sampler import EpochBatchSampler
 from .samples import IndexedSamples
-from .subset import ClassSubset
-from .transforms import build_transform
+from .subset import class_subset
 
 
 def build_dataset(
-    name: str, root: str, classes: Sequence[int] = (), images_per_class: int = 0
+    name: str, root: str, classes: Sequence[int] = (), images_per_class: int = 0, what: str = "DATASETS.CLASSES"
 ) -> ClassificationDataset:
     """The dataset registered as ``name`` read from ``root``, optionally restricted to
-    ``classes`` (relabelled 0..k-1) and to the first ``images_per_class`` of each class."""
+    ``classes`` (relabelled 0..k-1; named ``what`` in messages) and to the first
+    ``images_per_class`` of each class.
+
+    Raises:
+        UserError: an unknown name, a missing root, a reader's complaint, or an empty dataset.
+    """
     if name not in DATASET_REGISTRY:
         known = ", ".join(sorted(n for n, _ in DATASET_REGISTRY))
         raise UserError(f"unknown dataset {name!r}; registered: {known}")
@@ -28,31 +32,31 @@ def build_dataset(
     if len(dataset) == 0:
         raise UserError(f"dataset {name} in {root} is empty")
     if classes or images_per_class:
-        return ClassSubset(dataset, classes, images_per_class)
+        return class_subset(dataset, classes, images_per_class, what)
     return dataset
 
 
-def build_train_loader(cfg, dataset: ClassificationDataset, sampler: EpochBatchSampler) -> DataLoader:
-    """Batches of (images, labels, indices) for the iterations of ``sampler``."""
-    transform = build_transform(dataset.style, True, cfg.INPUT.SIZE, cfg.INPUT.AUTO_AUGMENT)
-    workers = cfg.DATALOADER.NUM_WORKERS
+def build_train_loader(
+    dataset: ClassificationDataset, transform: Callable, sampler: EpochBatchSampler, seed: int, num_workers: int
+) -> DataLoader:
+    """Batches of (images, labels, indices, iterations) for the iterations of ``sampler``."""
     return DataLoader(
-        IndexedSamples(dataset, transform, seed=cfg.SEED),
+        IndexedSamples(dataset, transform, seed=seed),
         batch_sampler=sampler,
-        num_workers=workers,
-        persistent_workers=False,
-        prefetch_factor=4 if workers else None,
+        num_workers=num_workers,
+        prefetch_factor=4 if num_workers else None,
     )
 
 
-def build_test_loader(cfg, dataset: ClassificationDataset, indices: Sequence[int] = ()) -> DataLoader:
-    """The images ``indices`` (default: all) of ``dataset`` with the test transform, in order."""
-    transform = build_transform(dataset.style, False, cfg.INPUT.SIZE)
+def build_test_loader(
+    dataset: ClassificationDataset, transform: Callable, batch_size: int, num_workers: int, indices: Sequence[int] = ()
+) -> DataLoader:
+    """The images ``indices`` (default: all) of ``dataset`` with ``transform``, in order: (images, labels, indices)."""
     return DataLoader(
-        IndexedSamples(dataset, transform, seed=cfg.SEED),
-        batch_size=cfg.TEST.IMS_PER_BATCH,
+        IndexedSamples(dataset, transform),
+        batch_size=batch_size,
         sampler=list(indices) if len(indices) else range(len(dataset)),
-        num_workers=cfg.DATALOADER.NUM_WORKERS,
+        num_workers=num_workers,
     )
 
 

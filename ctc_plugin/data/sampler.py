@@ -5,6 +5,7 @@ from typing import Iterator, List, Tuple
 import torch
 from torch.utils.data import Sampler
 
+from ..utils.errors import UserError
 from ..utils.seeding import mix_seed
 
 
@@ -14,7 +15,7 @@ class EpochBatchSampler(Sampler):
     Every epoch is a fresh permutation seeded by ``(seed, epoch)``; iteration ``i`` takes
     the ``i % iters_per_epoch``-th global batch of its epoch, and rank ``r`` its ``r``-th
     slice. The last incomplete global batch of an epoch is dropped. Items are
-    ``(index, epoch)`` pairs for ``IndexedSamples``.
+    ``(index, epoch, iteration)`` for ``IndexedSamples``.
 
     Args:
         num_samples: size of the dataset.
@@ -44,20 +45,22 @@ class EpochBatchSampler(Sampler):
         self.global_batch = batch_size * world_size
         self.iters_per_epoch = num_samples // self.global_batch
         if self.iters_per_epoch == 0:
-            raise ValueError(f"{num_samples} training images cannot fill one batch of {self.global_batch}")
+            raise UserError(
+                f"{num_samples} training images cannot fill one batch of SOLVER.IMS_PER_BATCH {self.global_batch}"
+            )
 
     def epoch_permutation(self, epoch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch))
         return torch.randperm(self.num_samples, generator=generator)
 
-    def __iter__(self) -> Iterator[List[Tuple[int, int]]]:
+    def __iter__(self) -> Iterator[List[Tuple[int, int, int]]]:
         epoch, permutation = -1, None
         for iteration in range(self.start_iter, self.max_iter):
             if iteration // self.iters_per_epoch != epoch:
                 epoch = iteration // self.iters_per_epoch
                 permutation = self.epoch_permutation(epoch)
             start = (iteration % self.iters_per_epoch) * self.global_batch + self.rank * self.batch_size
-            yield [(int(i), epoch) for i in permutation[start : start + self.batch_size]]
+            yield [(int(i), epoch, iteration) for i in permutation[start : start + self.batch_size]]
 
     def __len__(self) -> int:
         return max(0, self.max_iter - self.start_iter)

@@ -15,9 +15,12 @@ from .base import ClassificationDataset
 
 
 class IndexedSamples(Dataset):
-    """Wrap a ``ClassificationDataset``: item ``(index, epoch)`` -> ``(image, label, index)``.
+    """Wrap a ``ClassificationDataset`` for the loaders.
 
-    A plain ``index`` (as a test loader passes) is read with epoch 0.
+    A training key ``(index, epoch, iteration)`` (what ``EpochBatchSampler`` yields) gives
+    ``(image, label, index, iteration)``: the batch says which iteration it is, so whatever a
+    method draws per step is a function of the data stream. A plain ``index`` (a test loader)
+    gives ``(image, label, index)``, augmented as in epoch 0.
     """
 
     def __init__(self, dataset: ClassificationDataset, transform: Callable, seed: int = 0) -> None:
@@ -28,10 +31,10 @@ class IndexedSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: Union[int, Tuple[int, int]]) -> Tuple[torch.Tensor, int, int]:
-        index, epoch = key if isinstance(key, tuple) else (key, 0)
+    def __getitem__(self, key: Union[int, Tuple[int, int, int]]) -> Tuple:
+        index, epoch = (key[0], key[1]) if isinstance(key, tuple) else (key, 0)
         image, label = self.dataset[index]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(mix_seed(self.seed, epoch, index))
             image = self.transform(image)
-        return image, label, index
+        return (image, label, index, key[2]) if isinstance(key, tuple) else (image, label, index)

@@ -7,19 +7,8 @@ Use in a Detectron2 script::
     cfg.merge_from_file("configs/coco_maskrcnn_ctc.yaml")
 """
 
-import warnings
+from .backbone import build_ctc_resnet, build_ctc_resnet_fpn_backbone
+from .checkpoint import CTCDetectionCheckpointer
+from .config import add_ctc_config
 
-with warnings.catch_warnings():
-    # fvcore.nn, imported by detectron2.layers, calls torch.jit.script at import time;
-    # keep that deprecation notice off the stderr of every tool that imports the plugin.
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-    from .backbone import build_ctc_resnet, build_ctc_resnet_fpn_backbone
-    from .checkpoint import CTCDetectionCheckpointer
-    from .config import add_ctc_config
-
-__all__ = [
-    "CTCDetectionCheckpointer",
-    "add_ctc_config",
-    "build_ctc_resnet",
-    "build_ctc_resnet_fpn_backbone",
-]
+__all__ = ["CTCDetectionCheckpointer", "add_ctc_config", "build_ctc_resnet", "build_ctc_resnet_fpn_backbone"]

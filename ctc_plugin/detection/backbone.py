@@ -15,11 +15,11 @@ import torch
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
-from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
+from detectron2.modeling.backbone.resnet import BasicStem, ResNet
 
+from ..backbones.resnet import BLOCKS
 from ..convert.detectron2 import convert_to_detectron2, summarize_dropped
 from ..convert.source import Arch, describe_arch
-from ..models.resnet import BLOCKS
 from ..utils.errors import UserError
 from .config import TORCHVISION_PIXEL_MEAN, TORCHVISION_PIXEL_STD
 from .norm import resolve_norm
@@ -62,28 +62,8 @@ def build_ctc_resnet(
         stem_module = BasicStem(in_channels, 64, norm=norm)
     else:
         raise ValueError(f"ResNet stem must be 'imagenet' or 'cifar', got {stem!r}")
-    block, blocks_per_stage = BLOCKS[depth]
-    bottleneck = block.expansion == 4
-    stage_in, stage_out, bottleneck_channels = 64, 64 * block.expansion, 64
-    stages = []
-    for index, num_blocks in enumerate(blocks_per_stage):
-        stage_kwargs = {
-            "num_blocks": num_blocks,
-            "stride_per_block": [1 if index == 0 else 2] + [1] * (num_blocks - 1),
-            "in_channels": stage_in,
-            "out_channels": stage_out,
-            "norm": norm,
-        }
-        if bottleneck:
-            stage_kwargs.update(
-                block_class=BottleneckBlock,
-                bottleneck_channels=bottleneck_channels,
-                stride_in_1x1=False,
-            )
-        else:
-            stage_kwargs.update(block_class=BasicBlock)
-        stages.append(ResNet.make_stage(**stage_kwargs))
-        stage_in, stage_out, bottleneck_channels = stage_out, stage_out * 2, bottleneck_channels * 2
+    # torchvision's layout: the stride in a bottleneck's 3x3 conv (STRIDE_IN_1X1 False).
+    stages = ResNet.make_default_stages(depth, norm=norm, **({"stride_in_1x1": False} if depth >= 50 else {}))
     return ResNet(stem_module, stages, out_features=list(out_features), freeze_at=freeze_at)
 
 
@@ -98,7 +78,7 @@ def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
     if cfg.MODEL.CTC.CHECK_TORCHVISION_INPUT:
         check_torchvision_input(cfg)
     info = inspect_weights(cfg.MODEL.WEIGHTS, cfg.MODEL.CTC.WEIGHTS_PREFIX)
-    arch = _choose_arch(cfg, info)
+    arch = choose_arch(cfg, info)
     device = cfg.MODEL.DEVICE
     bottom_up = build_ctc_resnet(
         arch["depth"],
@@ -167,14 +147,17 @@ def load_raw_weights(bottom_up: ResNet, raw_state_dict: Dict[str, torch.Tensor],
         )
     bottom_up.load_state_dict({key: torch.as_tensor(value) for key, value in converted.items()}, strict=False)
     logger.info(
-        "Loaded all %d backbone tensors from raw checkpoint %s, converted on the fly (dropped: %s)",
-        len(converted),
-        source,
-        summarize_dropped(dropped),
+        f"Loaded all {len(converted)} backbone tensors from raw checkpoint {source}, converted on the fly "
+        f"(dropped: {summarize_dropped(dropped)})"
     )
 
 
-def _choose_arch(cfg, info: WeightsInfo) -> Arch:
+def choose_arch(cfg, info: WeightsInfo) -> Arch:
+    """The ResNet to build: the one ``MODEL.WEIGHTS`` holds (``MODEL.CTC.ARCH_FROM_WEIGHTS``) or the configured one.
+
+    Raises:
+        UserError: the weights hold another ResNet than the config asks for, and the config says to keep its own.
+    """
     configured = {"depth": cfg.MODEL.RESNETS.DEPTH, "stem": cfg.MODEL.CTC.STEM}
     if info.arch is None:
         return configured
@@ -182,11 +165,9 @@ def _choose_arch(cfg, info: WeightsInfo) -> Arch:
     if cfg.MODEL.CTC.ARCH_FROM_WEIGHTS:
         if from_weights != configured:
             logger.warning(
-                "MODEL.WEIGHTS holds a %s: building that (MODEL.RESNETS.DEPTH %s and "
-                "MODEL.CTC.STEM %s are overridden by MODEL.CTC.ARCH_FROM_WEIGHTS)",
-                describe_arch(info.arch),
-                configured["depth"],
-                configured["stem"],
+                f"MODEL.WEIGHTS holds a {describe_arch(info.arch)}: building that (MODEL.RESNETS.DEPTH "
+                f"{configured['depth']} and MODEL.CTC.STEM {configured['stem']} are overridden by "
+                "MODEL.CTC.ARCH_FROM_WEIGHTS)"
             )
         return from_weights
     if from_weights != configured:

@@ -5,7 +5,7 @@ from typing import Any, Dict
 from detectron2.checkpoint import DetectionCheckpointer
 
 from ..convert.detectron2 import AUTHOR, convert_to_detectron2, summarize_dropped
-from ..utils.resume import AtomicCheckpointMixin
+from ..engine.checkpointer import AtomicCheckpointMixin
 from .weights import inspect_weights
 
 
@@ -33,10 +33,8 @@ class CTCDetectionCheckpointer(AtomicCheckpointMixin, DetectionCheckpointer):
             if info.raw_state_dict is not None:
                 model, _, dropped = convert_to_detectron2(info.raw_state_dict)
                 self.logger.info(
-                    "Converted %d tensors of %s to Detectron2's names; dropped %s",
-                    len(model),
-                    filename,
-                    summarize_dropped(dropped),
+                    f"Converted {len(model)} tensors of {filename} to Detectron2's names; "
+                    f"dropped {summarize_dropped(dropped)}"
                 )
                 return {
                     "model": model,

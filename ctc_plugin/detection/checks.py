@@ -1,13 +1,13 @@
-"""What ``tools/train_net.py`` checks before any process starts or any file is written."""
+"""What ``ctc-train-net`` checks before any process starts or any file is written."""
 
 import difflib
 import os
 
+from ..checkpoint import find_resume_checkpoint
 from ..convert.source import describe_arch
 from ..utils.errors import UserError
 from ..utils.io import check_writable_folder
-from ..utils.resume import find_resume_checkpoint
-from .backbone import _choose_arch
+from .backbone import choose_arch
 from .weights import BOTTOM_UP_PREFIX, inspect_weights
 
 
@@ -44,7 +44,7 @@ def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False) -
     check_writable_folder(cfg.OUTPUT_DIR)
     check_detection_datasets(list(cfg.DATASETS.TEST) + ([] if eval_only else list(cfg.DATASETS.TRAIN)))
     prefix = cfg.MODEL.CTC.WEIGHTS_PREFIX
-    configured = _choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights
+    configured = choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights
     if not resume:
         return
     path = find_resume_checkpoint(cfg.OUTPUT_DIR)

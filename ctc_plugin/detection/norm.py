@@ -26,18 +26,11 @@ def resolve_norm(norm: str, config_key: str, device: str = "cuda") -> str:
     """
     if norm in SYNC_NORMS and comm.get_world_size() == 1:
         logger.warning(
-            "%s is %s but this is a single process: using BN instead (batch statistics of "
-            "this process's images only, exactly what %s computes over one process)",
-            config_key,
-            norm,
-            norm,
+            f"{config_key} is {norm} but this is a single process: using BN instead (batch statistics of "
+            f"this process's images only, exactly what {norm} computes over one process)"
         )
         return "BN"
     if norm in ("SyncBN", "nnSyncBN") and device.startswith("cpu"):
-        logger.warning(
-            "%s is %s, which torch runs on GPUs only: using naiveSyncBN on the CPU",
-            config_key,
-            norm,
-        )
+        logger.warning(f"{config_key} is {norm}, which torch runs on GPUs only: using naiveSyncBN on the CPU")
         return "naiveSyncBN"
     return norm

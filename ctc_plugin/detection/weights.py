@@ -3,14 +3,14 @@
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 import torch
 
-from ..convert.detectron2 import arch_of_detectron2_weights, read_detectron2_pickle
+from ..checkpoint import load_file
+from ..convert.detectron2 import arch_of_detectron2_weights
 from ..convert.source import Arch, describe_arch, load_resnet_state_dict
 from ..utils.errors import UserError
-from ..utils.io import describe_load_error
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +38,19 @@ def inspect_weights(path: str, prefix: str = "") -> WeightsInfo:
 
     Args:
         path: a converted ``.pkl``, a raw checkpoint, a Detectron2 checkpoint, a URL or "".
-        prefix: sub-module of a raw checkpoint (``MODEL.CTC.WEIGHTS_PREFIX``).
+        prefix: sub-network of a raw checkpoint (``MODEL.CTC.WEIGHTS_PREFIX``).
 
     Raises:
         UserError: a local file that is neither a Detectron2 checkpoint nor a ResNet.
     """
-    if not path or "://" in path or not os.path.isfile(path):
-        return WeightsInfo()
+    if not path or "://" in path or not os.path.isfile(path) or path.endswith(".pyth"):
+        return WeightsInfo()  # Detectron2 reads URLs and pycls files itself
+    payload = load_file(path, "MODEL.WEIGHTS")
     if path.endswith(".pkl"):
-        data = read_detectron2_pickle(path)
-        if isinstance(data, Mapping) and isinstance(data.get("ctc_arch"), Mapping):
-            return WeightsInfo(arch=dict(data["ctc_arch"]))
-        model = data.get("model", data) if isinstance(data, Mapping) else {}
+        if isinstance(payload, Mapping) and isinstance(payload.get("ctc_arch"), Mapping):
+            return WeightsInfo(arch=dict(payload["ctc_arch"]))
+        model = payload.get("model", payload) if isinstance(payload, Mapping) else {}
         return WeightsInfo(arch=arch_of_detectron2_weights(model))
-    if path.endswith(".pyth"):
-        return WeightsInfo()  # pycls: Detectron2 reads those itself
-    payload = _torch_load(path)
     model = payload.get("model") if isinstance(payload, Mapping) else None
     if isinstance(model, Mapping) and any(key.startswith("backbone.") for key in model):
         return WeightsInfo(arch=arch_of_detectron2_weights(model, BOTTOM_UP_PREFIX))
@@ -62,12 +59,5 @@ def inspect_weights(path: str, prefix: str = "") -> WeightsInfo:
     except UserError as e:  # it says "the given object": name the file
         raise UserError(str(e).replace("the given object", f"MODEL.WEIGHTS {path}", 1)) from None
     where = f"{path}" + (f" under prefix {prefix!r}" if prefix else "")
-    logger.info("%s holds a raw %s; it is converted on the fly", where, describe_arch(arch))
+    logger.info(f"{where} holds a raw {describe_arch(arch)}; it is converted on the fly")
     return WeightsInfo(arch=arch, raw_state_dict=state_dict)
-
-
-def _torch_load(path: str) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # not a torch file, or one holding arbitrary objects
-        raise UserError(f"cannot read MODEL.WEIGHTS {path}: {describe_load_error(e)}") from None

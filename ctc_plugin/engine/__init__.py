@@ -1,16 +1,20 @@
-"""The training engine: Detectron2's, with CTC's hooks. Importing this imports Detectron2."""
+"""The training engine: Detectron2's, counted in epochs. Importing this imports Detectron2."""
 
-from .checkpointer import AtomicCheckpointer
-from .hooks import CTCStageHook, EpochCheckpointer
-from .setup import default_setup
-from .temporal_transfer_hook import TemporalTransferHook
-from .trainer import CTCTrainer
+from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckpointer
+from .evaluation import classification_accuracy
+from .pretrain import CTCTrainer
+from .setup import default_setup, setup_logging
+from .stages import CTCStageHook
+from .trainer import EpochTrainer
 
 __all__ = [
+    "AtomicCheckpointMixin",
     "AtomicCheckpointer",
     "CTCStageHook",
     "CTCTrainer",
     "EpochCheckpointer",
-    "TemporalTransferHook",
+    "EpochTrainer",
+    "classification_accuracy",
     "default_setup",
+    "setup_logging",
 ]

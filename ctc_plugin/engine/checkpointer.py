@@ -1,60 +1,144 @@
-"""fvcore's Checkpointer, writing atomically, with the ResNet's own keys under "model".
+"""One checkpointer for every trainer: atomic files, the newest readable one on resume, exact RNG.
 
-A checkpoint holds ``"model"``: the backbone's torchvision-keyed state_dict, ``"arch"``:
-``{"depth", "stem", "num_classes"}``, ``"epoch"``, and what resume needs (``"ctc"``:
-heads, memories, Z and information bank; ``"trainer"``: iteration, optimizer and hooks).
-It contains only tensors and plain containers, so it loads with ``weights_only=True``.
+A checkpoint holds ``"model"`` (the network's own state_dict, e.g. torchvision's keys), what
+the trainer says describes the network (``"network"``, checked on resume, and for
+pretraining ``"backbone"``, the record the analyses rebuild it from), ``"epoch"``,
+``"iteration"``, the trainer's and the method's state, and the RNG state. It contains only
+tensors and plain containers, so it loads with ``weights_only=True``.
 """
 
-from typing import Any, Dict
+import os
+from typing import Any, Dict, Mapping, Optional
 
+import torch
+from detectron2.engine import hooks
 from fvcore.common.checkpoint import Checkpointer
 
+from ..checkpoint import FINAL_CHECKPOINT, LAST_CHECKPOINT, find_resume_checkpoint, load_file, resume_candidates
 from ..utils.errors import UserError
-from ..utils.io import load_checkpoint
-from ..utils.resume import AtomicCheckpointMixin, checkpoint_candidates, find_resume_checkpoint
-
-__all__ = ["AtomicCheckpointer", "MethodState", "check_arch", "checkpoint_candidates", "find_resume_checkpoint"]
+from ..utils.io import atomic_torch_save, atomic_write_text
 
 
-def check_arch(path: str, checkpoint: Dict[str, Any], arch: Dict[str, Any]) -> None:
-    """Raise ``UserError`` when ``checkpoint["arch"]`` is not ``arch`` (the network being resumed)."""
-    saved = checkpoint.get("arch")
-    if not isinstance(saved, dict):
+class AtomicCheckpointMixin:
+    """For fvcore ``Checkpointer`` subclasses: atomic files, and resume from the newest complete one.
+
+    Every checkpoint and ``last_checkpoint`` is written to a temporary name and renamed;
+    ``has_checkpoint`` / ``get_checkpoint_file`` use ``find_resume_checkpoint``. Subclasses
+    add entries to every file through ``extra_state()``.
+    """
+
+    def extra_state(self) -> Dict[str, Any]:
+        return {}
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict(), **self.extra_state()}
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        self.logger.info(f"Saving checkpoint to {save_file}")
+        atomic_torch_save(data, save_file)
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
+
+    def has_checkpoint(self) -> bool:
+        return bool(self.save_dir) and any(os.path.isfile(p) for p in resume_candidates(self.save_dir))
+
+    def get_checkpoint_file(self) -> str:
+        return find_resume_checkpoint(self.save_dir) or ""
+
+
+def check_same_network(path: str, saved: Optional[Mapping[str, Any]], expected: Mapping[str, Any]) -> None:
+    """Raise ``UserError`` when a checkpoint's ``"network"`` is not the one the config builds."""
+    if saved is None:
         return
-    different = [key for key in ("depth", "stem", "num_classes") if key in saved and saved[key] != arch.get(key)]
-    if different:
-        found = ", ".join(f"{key}={saved[key]!r}" for key in different)
-        wanted = ", ".join(f"{key}={arch.get(key)!r}" for key in different)
-        raise UserError(f"cannot resume from {path}: it holds a ResNet with {found} but the config builds {wanted}")
-
-
-class MethodState:
-    """Adapts ``CTC.method_state_dict`` to the checkpointable protocol."""
-
-    def __init__(self, ctc) -> None:
-        self.ctc = ctc
-
-    def state_dict(self) -> Dict[str, Any]:
-        return self.ctc.method_state_dict()
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.ctc.load_method_state_dict(state)
+    differ = sorted(key for key in set(saved) | set(expected) if saved.get(key) != expected.get(key))
+    if differ:
+        found = ", ".join(f"{key}={saved.get(key)!r}" for key in differ)
+        wanted = ", ".join(f"{key}={expected.get(key)!r}" for key in differ)
+        raise UserError(f"cannot resume from {path}: it holds a network with {found} but the config builds {wanted}")
 
 
 class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
-    """Atomic files that also carry the backbone's ``"arch"``; loads use ``weights_only``."""
+    """fvcore's ``Checkpointer`` for the epoch trainers.
+
+    Args:
+        model: the network saved under ``"model"`` and loaded strictly.
+        save_dir: the run's folder.
+        metadata: entries written into every checkpoint (``"network"`` is checked on load).
+        save_to_disk: False on every process but the first.
+        checkpointables: objects with ``state_dict`` / ``load_state_dict`` saved under their name.
+    """
+
+    def __init__(
+        self, model, save_dir: str, *, metadata: Mapping[str, Any], save_to_disk: bool = True, **checkpointables
+    ):
+        super().__init__(model, save_dir, save_to_disk=save_to_disk, **checkpointables)
+        self.metadata = dict(metadata)
 
     def extra_state(self) -> Dict[str, Any]:
-        return {"arch": self.model.arch} if hasattr(self.model, "arch") else {}
+        # The global RNG: nothing of ours draws from it, but a user's hook or network may.
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {**self.metadata, "rng": rng}
 
     def _load_file(self, f: str) -> Dict[str, Any]:
-        checkpoint = load_checkpoint(f)
-        if hasattr(self.model, "arch"):
-            check_arch(f, checkpoint, self.model.arch)
+        checkpoint = load_file(f)
+        if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+            raise UserError(f"cannot resume from {f}: it is not a checkpoint of this trainer (no 'model')")
+        check_same_network(f, checkpoint.get("network"), self.metadata.get("network", {}))
         return checkpoint
 
     def _load_model(self, checkpoint: Any):
         # Resume feeds the exact same network back: anything but a perfect match is an error.
         self.model.load_state_dict(checkpoint.pop("model"), strict=True)
         return None
+
+    def load(self, path: str, checkpointables=None) -> Dict[str, Any]:
+        checkpoint = super().load(path, checkpointables)
+        rng = checkpoint.pop("rng", None)
+        if rng is not None:
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
+        return checkpoint
+
+
+class EpochCheckpointer(hooks.PeriodicCheckpointer):
+    """Detectron2's periodic checkpointer, naming files by epoch: ``model_epoch_0007.pth``.
+
+    Saves every ``period_epochs`` epochs and ``model_final.pth`` after the last step; with
+    ``max_to_keep`` the oldest epoch files of this run are deleted.
+    """
+
+    def __init__(self, checkpointer, period_epochs: int, iters_per_epoch: int, max_to_keep: int = 0) -> None:
+        super().__init__(checkpointer, max(1, period_epochs) * iters_per_epoch, max_to_keep=max_to_keep or None)
+        self.iters_per_epoch = iters_per_epoch
+        self.max_to_keep = max_to_keep
+
+    def step(self, iteration: int, **kwargs) -> None:
+        iteration = int(iteration)
+        epoch = (iteration + 1) // self.iters_per_epoch
+        state = {"iteration": iteration, "epoch": epoch}
+        if (iteration + 1) % self.period == 0:
+            name = f"{self.file_prefix}_epoch_{epoch:04d}"
+            self.checkpointer.save(name, **state)
+            if self.checkpointer.save_to_disk:
+                self._forget_old(os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
+        if iteration >= self.max_iter - 1:
+            self.checkpointer.save(os.path.splitext(FINAL_CHECKPOINT)[0], **state)
+
+    def _forget_old(self, newest: str) -> None:
+        if not self.max_to_keep:
+            return
+        self.recent_checkpoints.append(newest)
+        while len(self.recent_checkpoints) > self.max_to_keep:
+            old = self.recent_checkpoints.pop(0)
+            if os.path.isfile(old) and old != newest:
+                os.remove(old)

@@ -1,7 +1,8 @@
-"""Detectron2's ``default_setup`` for our fvcore config (which Detectron2's own does not take)."""
+"""Logging, the run's config.yaml, seeds and threads: what every tool sets up first."""
 
 import logging
 import os
+from typing import Optional, Sequence
 
 import torch
 from detectron2.utils import comm
@@ -10,23 +11,32 @@ from detectron2.utils.logger import setup_logger
 
 from ..utils.io import atomic_write_text
 
+# The loggers whose lines reach the console and OUTPUT_DIR/log.txt, and their short names there.
+LOGGERS = {"ctc_plugin": "ctc", "detectron2": "d2", "fvcore": "fvcore", "timm": "timm"}
+
+
+def setup_logging(output_dir: Optional[str] = None, names: Sequence[str] = tuple(LOGGERS)) -> logging.Logger:
+    """Detectron2's console and ``log.txt`` handlers on the plugin's loggers and its libraries' (``names``)."""
+    if output_dir and comm.is_main_process():
+        os.makedirs(output_dir, exist_ok=True)
+    for name in names:
+        abbrev = LOGGERS.get(name, name)
+        setup_logger(output_dir, distributed_rank=comm.get_rank(), name=name, abbrev_name=abbrev)
+    return logging.getLogger("ctc_plugin")
+
 
 def default_setup(cfg, args) -> logging.Logger:
-    """Logging to the console and OUTPUT_DIR/log.txt, OUTPUT_DIR/config.yaml, seeds, cudnn."""
-    output_dir = cfg.OUTPUT_DIR
-    rank = comm.get_rank()
-    if comm.is_main_process():
-        os.makedirs(output_dir, exist_ok=True)
-    for name in ("fvcore", "detectron2", "ctc_plugin"):
-        setup_logger(output_dir, distributed_rank=rank, name=name, abbrev_name=name[:3])
-    logger = logging.getLogger("ctc_plugin")
-    logger.info(f"Rank of current process: {rank}. World size: {comm.get_world_size()}")
+    """Logging, OUTPUT_DIR/config.yaml, seeds and cudnn, for our fvcore configs.
+
+    Detectron2's own ``default_setup`` takes only its ``detectron2.config.CfgNode``.
+    """
+    logger = setup_logging(cfg.OUTPUT_DIR)
+    logger.info(f"Rank of current process: {comm.get_rank()}. World size: {comm.get_world_size()}")
     logger.info(f"Command line arguments: {args}")
     if comm.is_main_process():
-        atomic_write_text(os.path.join(output_dir, "config.yaml"), cfg.dump())
-        logger.info(f"Full config saved to {os.path.join(output_dir, 'config.yaml')}")
-    # The same seed on every rank: DDP broadcasts rank 0's weights anyway, and the
-    # memories, data order and negatives are seeded from cfg.SEED explicitly.
+        atomic_write_text(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
+    # The same seed on every rank: DDP broadcasts rank 0's weights anyway, and the memories,
+    # data order and negatives are seeded from cfg.SEED explicitly.
     seed_all_rng(None if cfg.SEED < 0 else cfg.SEED)
     torch.backends.cudnn.benchmark = cfg.CUDNN_BENCHMARK
     if comm.get_local_size() > 1 and not torch.cuda.is_available():

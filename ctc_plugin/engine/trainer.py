@@ -1,49 +1,44 @@
-"""CTCTrainer: Detectron2's TrainerBase around a SimpleTrainer (or AMPTrainer), like DefaultTrainer."""
+"""EpochTrainer: Detectron2's TrainerBase around a SimpleTrainer (or AMPTrainer), counted in epochs.
+
+Both trainers of the plugin are subclasses: ``CTCTrainer`` (pretraining) and
+``ctc_plugin.fgvc.FGVCTrainer`` (fine-grained fine-tuning). Like Detectron2's
+``DefaultTrainer``, a subclass overrides only the ``build_*`` seams that differ; the epoch
+arithmetic, the sampler, devices, AMP, DistributedDataParallel, the checks of every loss
+term, checkpoints, resume, evaluation and the writers are shared.
+"""
 
 import logging
 import math
 import os
 import weakref
-from typing import Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from detectron2.engine import AMPTrainer, HookBase, SimpleTrainer, TrainerBase, create_ddp_model, hooks
+from detectron2.engine.defaults import default_writers
 from detectron2.utils import comm
-from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter
+from torch import nn
+from torch.utils.data import DataLoader
 
-from ..data import EpochBatchSampler, build_dataset, build_test_loader, build_train_loader
-from ..data.build import shard_indices
-from ..evaluation import classification_accuracy
-from ..modeling import build_ctc
-from ..models import build_backbone
-from ..models.weights import load_backbone_weights
+from ..checkpoint import find_resume_checkpoint, load_file, resume_candidates
+from ..data import ClassificationDataset, EpochBatchSampler, build_test_loader, build_train_loader, shard_indices
 from ..registry import HOOK_REGISTRY
-from ..solver import build_lr_multiplier, build_optimizer
-from ..utils.errors import UserError
-from .checkpointer import AtomicCheckpointer, MethodState, checkpoint_candidates
-from .hooks import CTCStageHook, EpochCheckpointer
+from ..utils.device import resolve_device
+from ..utils.errors import UserError, first_line
+from ..utils.io import atomic_write_json, check_writable_folder
+from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_network
+from .evaluation import classification_accuracy
 
 logger = logging.getLogger(__name__)
 
-
-def resolve_device(name: str) -> torch.device:
-    """``MODEL.DEVICE``: "auto" is cuda when available, else cpu."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"MODEL.DEVICE is {name} but CUDA is not available; use MODEL.DEVICE cpu")
-    if name.startswith("cuda") and comm.get_world_size() > 1:
-        return torch.device("cuda", comm.get_local_rank())
-    return torch.device(name)
+RESULTS_FILE = "results.json"
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss term is NaN or infinite; raised before the optimizer step, so the weights are the last good ones."""
 
     def __init__(self, iteration: int, losses: Mapping[str, float]) -> None:
-        self.iteration = iteration
-        self.losses = dict(losses)
-        terms = ", ".join(f"{name}={value:.4g}" for name, value in self.losses.items())
+        terms = ", ".join(f"{name}={value:.4g}" for name, value in losses.items())
         super().__init__(f"loss is not finite at iteration {iteration}: {terms}")
 
 
@@ -54,11 +49,11 @@ class _FiniteLosses:
     iteration and each term, and is raised before ``optimizer.step()``.
     """
 
-    def _write_metrics(self, loss_dict, data_time, prefix="", iter=None) -> None:  # noqa: A002 (Detectron2's name)
+    def _write_metrics(self, loss_dict, data_time, *args, **kwargs) -> None:
         values = {name: float(value.detach()) for name, value in loss_dict.items()}
         if not all(math.isfinite(value) for value in values.values()):
-            raise NonFiniteLossError(self.iter if iter is None else iter, values)
-        super()._write_metrics(loss_dict, data_time, prefix=prefix, iter=iter)
+            raise NonFiniteLossError(self.iter, values)
+        super()._write_metrics(loss_dict, data_time, *args, **kwargs)
 
 
 class _SimpleTrainer(_FiniteLosses, SimpleTrainer):
@@ -69,126 +64,207 @@ class _AMPTrainer(_FiniteLosses, AMPTrainer):
     pass
 
 
-class CTCTrainer(TrainerBase):
-    """Pretrains a backbone with CTC (or the plain baseline) from a config.
+class EpochTrainer(TrainerBase):
+    """Trains a classifier-with-losses from a config, in epochs; see the module docstring.
 
-    Epochs are turned into iterations (``iters_per_epoch`` = training images // global
-    batch); stage changes, checkpoints and evaluation happen at epoch boundaries.
+    One iteration is one global batch (``SOLVER.IMS_PER_BATCH`` over all processes);
+    ``iters_per_epoch`` = training images // global batch (the rest of an epoch is dropped).
+    Data order and augmentation are functions of (seed, epoch, image index), so a resumed run
+    sees exactly the images an uninterrupted one would.
+
+    Seams (override in a subclass): ``build_datasets``, ``complete_config``, ``num_epochs``,
+    ``build_model`` (a module whose ``forward(batch)`` returns a dict of losses and whose
+    ``backbone`` is the classifier evaluated and checkpointed), ``build_optimizer``,
+    ``build_lr_hook``, ``build_transforms``, ``build_hooks``, ``checkpointables``,
+    ``checkpoint_metadata`` and ``check_model_inputs``.
     """
 
     def __init__(self, cfg) -> None:
         super().__init__()
-        logging.getLogger("ctc_plugin").setLevel(logging.INFO)
-        self.device = resolve_device(cfg.MODEL.DEVICE)
-        train_set = build_dataset(
-            cfg.DATASETS.TRAIN, cfg.DATASETS.ROOT, cfg.DATASETS.CLASSES, cfg.DATASETS.IMAGES_PER_CLASS
-        )
-        self.test_set = (
-            build_dataset(cfg.DATASETS.TEST, cfg.DATASETS.ROOT, cfg.DATASETS.CLASSES) if cfg.DATASETS.TEST else None
-        )
-        self.train_set = train_set
-        cfg = cfg.clone()
-        cfg.defrost()
-        cfg.MODEL.NUM_CLASSES = cfg.MODEL.NUM_CLASSES or train_set.num_classes
-        cfg.freeze()
-        self.cfg = cfg
-        if comm.is_main_process():
-            os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-
+        self.device = resolve_device(cfg.MODEL.DEVICE, comm.get_local_rank())
+        self.train_set, self.test_set = self.build_datasets(cfg)
+        self.cfg = cfg = self.complete_config(cfg, self.train_set)
         world_size = comm.get_world_size()
         if cfg.SOLVER.IMS_PER_BATCH % world_size:
             raise UserError(
                 f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes"
             )
-        if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
-            raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
         self.sampler = EpochBatchSampler(
-            len(train_set), cfg.SOLVER.IMS_PER_BATCH // world_size, world_size, comm.get_rank(), cfg.SEED
+            len(self.train_set), cfg.SOLVER.IMS_PER_BATCH // world_size, world_size, comm.get_rank(), cfg.SEED
         )
         self.iters_per_epoch = self.sampler.iters_per_epoch
-        self.max_iter = self.sampler.max_iter = (cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS) * self.iters_per_epoch
+        self.max_iter = self.sampler.max_iter = self.num_epochs(cfg) * self.iters_per_epoch
         self.start_iter = 0
         logger.info(
-            f"{cfg.DATASETS.TRAIN}: {len(train_set)} training images of {cfg.MODEL.NUM_CLASSES} classes, "
+            f"{cfg.DATASETS.TRAIN}: {len(self.train_set)} training images of {self.train_set.num_classes} classes, "
             f"{self.iters_per_epoch} iterations per epoch, {self.max_iter} in all"
         )
-
-        self.backbone = build_backbone(cfg)
-        if cfg.MODEL.WEIGHTS:
-            load_backbone_weights(self.backbone, cfg.MODEL.WEIGHTS)
-        self.backbone.to(self.device)
-        self.ctc = build_ctc(cfg, self.backbone, torch.tensor(train_set.targets), self.device)
+        self.amp = bool(cfg.SOLVER.AMP) and self.device.type == "cuda"
+        self.model = self.build_model(cfg)
         if cfg.SOLVER.CHANNELS_LAST:
-            self.ctc.to(memory_format=torch.channels_last)
-            self.ctc.channels_last = True
-        self.optimizer = build_optimizer(cfg, self.ctc)
-        trainer_cls = _AMPTrainer if cfg.SOLVER.AMP and self.device.type == "cuda" else _SimpleTrainer
-        self._trainer = trainer_cls(self.ctc, build_train_loader(cfg, train_set, self.sampler), self.optimizer)
-        self.scheduler = build_lr_multiplier(cfg)
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = self.build_optimizer(cfg, self.model)
+        train_transform, self.test_transform = self.build_transforms(cfg)
+        loader = build_train_loader(self.train_set, train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS)
+        self._trainer = (_AMPTrainer if self.amp else _SimpleTrainer)(self.model, loader, self.optimizer)
         self.checkpointer = AtomicCheckpointer(
-            self.backbone,
+            self.model.backbone,
             cfg.OUTPUT_DIR,
+            metadata=self.checkpoint_metadata(cfg),
             save_to_disk=comm.is_main_process(),
-            ctc=MethodState(self.ctc),
             trainer=weakref.proxy(self),
+            **self.checkpointables(),
         )
+        self.results: Dict[str, Any] = {}
         self.register_hooks(self.build_hooks())
+        self.wrap_model()
+
+    # ---- the seams ---------------------------------------------------------------------------
+    @classmethod
+    def build_datasets(cls, cfg) -> Tuple[ClassificationDataset, Optional[ClassificationDataset]]:
+        """(training set, test set or None)."""
+        raise NotImplementedError
+
+    @classmethod
+    def complete_config(cls, cfg, train_set: ClassificationDataset):
+        """The config with what follows from the data filled in (e.g. the number of classes)."""
+        return cfg
+
+    @classmethod
+    def num_epochs(cls, cfg) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
+        """Entries of every checkpoint; ``"network"`` (flat, plain values) must match on resume."""
+        return {"network": {}}
+
+    @classmethod
+    def check_model_inputs(cls, cfg) -> None:
+        """Refuse, with one line, initial weights that cannot fit (before any process starts)."""
+
+    def build_model(self, cfg) -> nn.Module:
+        raise NotImplementedError
+
+    def build_optimizer(self, cfg, model: nn.Module) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def build_lr_hook(self, cfg) -> HookBase:
+        raise NotImplementedError
+
+    def build_transforms(self, cfg) -> Tuple[Any, Any]:
+        """(training transform, test transform) of a PIL image."""
+        raise NotImplementedError
+
+    def checkpointables(self) -> Dict[str, Any]:
+        """Objects saved beside the network, each with ``state_dict`` / ``load_state_dict``."""
+        return {}
 
     def build_hooks(self) -> List[HookBase]:
-        cfg, ipe = self.cfg, self.iters_per_epoch
-        hook_list = [hooks.IterationTimer(), CTCStageHook(cfg, self), hooks.LRScheduler(self.optimizer, self.scheduler)]
-        hook_list.append(EpochCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD_EPOCHS, ipe))
+        cfg, per_epoch = self.cfg, self.iters_per_epoch
+        built = [
+            hooks.IterationTimer(),
+            self.build_lr_hook(cfg),
+            EpochCheckpointer(
+                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD_EPOCHS, per_epoch, cfg.SOLVER.MAX_CHECKPOINTS
+            ),
+        ]
         if self.test_set is not None:
-            hook_list.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD_EPOCHS * ipe, self.evaluate))
-        hook_list += [HOOK_REGISTRY.get(name)(cfg, self) for name in cfg.TRAINER.EXTRA_HOOKS]
-        if comm.is_main_process():
-            writers = [
-                CommonMetricPrinter(self.max_iter),
-                JSONWriter(f"{cfg.OUTPUT_DIR}/metrics.json"),
-                TensorboardXWriter(cfg.OUTPUT_DIR),
-            ]
-            hook_list.append(hooks.PeriodicWriter(writers, period=cfg.TRAINER.LOG_PERIOD))
-        return hook_list
+            built.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD_EPOCHS * per_epoch, self.evaluate))
+        built += [HOOK_REGISTRY.get(name)(cfg, self) for name in cfg.TRAINER.EXTRA_HOOKS]
+        if comm.is_main_process():  # writers last: they see this iteration's evaluation
+            period = max(1, min(cfg.TRAINER.LOG_PERIOD, per_epoch))
+            built.append(hooks.PeriodicWriter(default_writers(cfg.OUTPUT_DIR, self.max_iter), period=period))
+        return built
 
-    # ---- what the hooks call --------------------------------------------------------------
+    # ---- checked before any process starts ---------------------------------------------------
+    @classmethod
+    def check_inputs(cls, cfg, resume: bool = False) -> None:
+        """Refuse bad input up front, naming it: OUTPUT_DIR, the datasets, the batch, the extra
+        hooks, the initial weights and, with ``resume``, the checkpoint resume would take.
+
+        Raises:
+            UserError: naming the problem; nothing has been written.
+        """
+        check_writable_folder(cfg.OUTPUT_DIR)
+        train_set, _ = cls.build_datasets(cfg)
+        cfg = cls.complete_config(cfg, train_set)
+        if cfg.SOLVER.IMS_PER_BATCH > len(train_set):
+            raise UserError(
+                f"{len(train_set)} training images cannot fill one batch of "
+                f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH}"
+            )
+        unknown = [name for name in cfg.TRAINER.EXTRA_HOOKS if name not in HOOK_REGISTRY]
+        if unknown:
+            known = ", ".join(sorted(name for name, _ in HOOK_REGISTRY)) or "none"
+            raise UserError(f"TRAINER.EXTRA_HOOKS: {', '.join(unknown)} not in HOOK_REGISTRY (registered: {known})")
+        cls.check_model_inputs(cfg)
+        path = find_resume_checkpoint(cfg.OUTPUT_DIR) if resume else None
+        if path is not None:
+            saved = load_file(path, mmap=True)
+            check_same_network(path, saved.get("network"), cls.checkpoint_metadata(cfg)["network"])
+
+    # ---- what the hooks call -----------------------------------------------------------------
     def wrap_model(self) -> None:
-        """(Re)build DistributedDataParallel over the parameters the current stage trains."""
+        """(Re)build DistributedDataParallel over the parameters that currently require grad."""
         if comm.get_world_size() == 1:
             return
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        # Buffers (BatchNorm statistics) follow rank 0 by DDP's default; the memories are not
-        # buffers, so they are not broadcast: every rank applies the same gathered update.
-        self._trainer.model = create_ddp_model(self.ctc, device_ids=device_ids)
+        self._trainer.model = create_ddp_model(self.model, device_ids=device_ids)
+
+    def test_loader(self, dataset: ClassificationDataset, pad: bool = False) -> DataLoader:
+        """This process's share of ``dataset`` with the test transform (``pad``: same length on every rank)."""
+        shard = shard_indices(len(dataset), comm.get_rank(), comm.get_world_size(), pad=pad)
+        return build_test_loader(
+            dataset, self.test_transform, self.cfg.TEST.IMS_PER_BATCH, self.cfg.DATALOADER.NUM_WORKERS, shard
+        )
 
     def evaluate(self) -> Dict[str, float]:
-        shard = shard_indices(len(self.test_set), comm.get_rank(), comm.get_world_size())
-        loader = build_test_loader(self.cfg, self.test_set, shard)
-        results = classification_accuracy(self.backbone, loader, self.device)
-        epoch = (self.iter + 1) // self.iters_per_epoch
-        logger.info(f"Epoch {epoch}: test top-1 {results['top1']:.2f}%")
-        return {**{f"test/{name}": value for name, value in results.items()}, "test/epoch": epoch}
+        """Top-1/top-5 on the test set over all processes; kept for ``results.json``."""
+        results = classification_accuracy(
+            self.model.backbone, self.test_loader(self.test_set), self.device, amp=self.amp
+        )
+        epoch = self.completed_iterations // self.iters_per_epoch
+        logger.info(f"Epoch {epoch}: test top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%")
+        self.results = {**results, "epoch": epoch}
+        return {f"test/{name}": value for name, value in self.results.items()}
 
-    def build_refill_loader(self):
-        """Every training image with the test transform; every rank gets the same batch count."""
-        shard = shard_indices(len(self.train_set), comm.get_rank(), comm.get_world_size(), pad=True)
-        return build_test_loader(self.cfg, self.train_set, shard)
+    @property
+    def completed_iterations(self) -> int:
+        """Iterations done: during a step the current one counts; after training ``iter`` is ``max_iter``."""
+        return min(self.iter + 1, self.max_iter)
 
-    # ---- running ---------------------------------------------------------------------------
+    # ---- running -----------------------------------------------------------------------------
     def resume_or_load(self, resume: bool = True) -> None:
-        """With ``resume``, continue from OUTPUT_DIR's last complete checkpoint, if any."""
+        """With ``resume``, continue from OUTPUT_DIR's newest complete checkpoint, if any."""
         if resume and self.checkpointer.has_checkpoint():
             path = self.checkpointer.get_checkpoint_file()
             try:
                 self.checkpointer.load(path)
             except (RuntimeError, KeyError, ValueError) as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise UserError(f"cannot resume from {path}: {first}") from None
+                raise UserError(f"cannot resume from {path}: {first_line(e)}") from None
             self.start_iter = self.iter + 1
             logger.info(f"Resuming from {path} at iteration {self.start_iter}")
+            self.wrap_model()  # the method's state may have changed what requires grad
         self.sampler.start_iter = self.start_iter
 
-    def train(self) -> None:
+    def train(self) -> Dict[str, Any]:
+        """Train to the last iteration, then write ``results.json``; returns the last evaluation."""
         super().train(self.start_iter, self.max_iter)
+        self.write_results()
+        return self.results
+
+    def test(self) -> Dict[str, Any]:
+        """Evaluate the current weights and write ``results.json`` (``--eval-only``)."""
+        self.evaluate()
+        self.write_results()
+        return self.results
+
+    def write_results(self) -> None:
+        if comm.is_main_process():
+            results = {**self.results, "iterations": self.completed_iterations, "train_images": len(self.train_set)}
+            atomic_write_json(os.path.join(self.cfg.OUTPUT_DIR, RESULTS_FILE), results)
+        comm.synchronize()
 
     def run_step(self) -> None:
         self._trainer.iter = self.iter
@@ -198,16 +274,16 @@ class CTCTrainer(TrainerBase):
             raise UserError(f"{e}; stopped before the update. {self._last_good_checkpoint()}") from None
 
     def _last_good_checkpoint(self) -> str:
-        saved = [p for p in checkpoint_candidates(self.cfg.OUTPUT_DIR) if os.path.isfile(p)]
+        saved = [p for p in resume_candidates(self.cfg.OUTPUT_DIR) if os.path.isfile(p)]
         if not saved:
             return "No checkpoint was written yet"
         return f"The last good checkpoint is {saved[0]} (--resume continues from it)"
 
-    def state_dict(self) -> Dict:
+    def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state["_trainer"] = self._trainer.state_dict()
         return state
 
-    def load_state_dict(self, state_dict: Dict) -> None:
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._trainer.load_state_dict(state_dict["_trainer"])

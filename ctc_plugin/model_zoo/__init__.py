@@ -5,36 +5,32 @@
     model = model_zoo.get("cifar100_r18_ctc")            # the untrained network
     model_zoo.get("cifar100_r18_ctc", trained=True)      # WeightsNotAvailableError: none released
 
-See ``model_zoo/MODEL_ZOO.md`` for the table. Configs are read from the repository's
-``configs/`` folder, or from ``$CTC_PLUGIN_CONFIG_DIR`` when set.
+See ``model_zoo/MODEL_ZOO.md`` for the table. The configs are read from the copy of the
+repository's ``configs/`` that ships inside the package (``ctc_plugin/model_zoo/configs``,
+put there by ``setup.py`` as Detectron2's does), so an installed package needs no checkout.
 """
 
 import difflib
-import hashlib
-import logging
 import os
-from typing import List, Optional
+from importlib import resources
+from typing import List
 
 from torch import nn
 
 from ..utils.errors import UserError
 from .catalog import CATALOG, ModelZooEntry
 
-logger = logging.getLogger(__name__)
-
 __all__ = [
     "CATALOG",
     "ModelZooEntry",
     "WeightsNotAvailableError",
+    "config_path",
     "get",
-    "get_checkpoint",
     "get_config",
     "get_config_file",
-    "get_entry",
     "list_models",
+    "packaged_config",
 ]
-
-_REPO_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
 
 
 class WeightsNotAvailableError(UserError):
@@ -55,93 +51,59 @@ def get_entry(name: str) -> ModelZooEntry:
     return CATALOG[name]
 
 
+def packaged_config(path: str) -> str:
+    """The package's copy of ``configs/<path>`` (``path`` may start with ``configs/``).
+
+    Raises:
+        UserError: the package has no such config (or was installed without its configs).
+    """
+    relative = path[len("configs/") :] if path.startswith("configs/") else path
+    packaged = os.path.join(str(resources.files(__name__) / "configs"), relative)
+    if not os.path.isfile(packaged):
+        raise UserError(f"config {relative} is not among the package's configs ({os.path.dirname(packaged)})")
+    return packaged
+
+
+def config_path(path: str) -> str:
+    """``path`` when that file exists, else the package's copy of the ``configs/...`` it names."""
+    return path if os.path.isfile(path) or not path.startswith("configs/") else packaged_config(path)
+
+
 def get_config_file(name: str) -> str:
-    """The path of the model's config file."""
-    entry = get_entry(name)
-    folder = os.environ.get("CTC_PLUGIN_CONFIG_DIR") or _REPO_CONFIGS
-    path = os.path.join(folder, entry.config)
-    if not os.path.isfile(path):
-        raise UserError(
-            f"config {entry.config} of model {name} not found in {folder} "
-            "(the zoo reads the repository's configs/; set CTC_PLUGIN_CONFIG_DIR to another copy)"
-        )
-    return path
+    """The path of the model's config file in the package's copy of ``configs/``."""
+    return packaged_config(get_entry(name).config)
 
 
 def get_config(name: str, trained: bool = False):
     """The full config of a model: the defaults merged with its config file.
 
-    Args:
-        trained: also set ``MODEL.WEIGHTS`` to the released weights (downloaded and
-            checked); raises ``WeightsNotAvailableError`` where there are none.
-    """
-    from ..config import get_cfg  # the project's config needs fvcore; keep the import local
-    from ..utils.cli import merge_config
-
-    cfg = get_cfg()
-    merge_config(cfg, get_config_file(name), [])
-    if trained:
-        cfg.MODEL.WEIGHTS = get_checkpoint(name)
-    return cfg
-
-
-def get(name: str, trained: bool = False, device: Optional[str] = None) -> nn.Module:
-    """The model's network, with its released weights when ``trained``.
-
     Raises:
         WeightsNotAvailableError: ``trained`` and no weights were released.
     """
-    from ..models import build_backbone
-    from ..utils.io import load_checkpoint
+    from ..config import get_cfg, merge_config
 
-    cfg = get_config(name)
     if trained:
-        path = get_checkpoint(name)  # before building anything: fail fast
+        _refuse_trained(name)
+    return merge_config(get_cfg(), get_config_file(name), [])
+
+
+def get(name: str, trained: bool = False, device: str = "") -> nn.Module:
+    """The model's network (untrained: no weights of this paper were released).
+
+    Raises:
+        WeightsNotAvailableError: ``trained``.
+    """
+    from ..backbones import build_backbone
+
+    cfg = get_config(name, trained)
     cfg.MODEL.NUM_CLASSES = cfg.MODEL.NUM_CLASSES or get_entry(name).num_classes
     model = build_backbone(cfg)
-    if trained:
-        checkpoint = load_checkpoint(path)
-        model.load_state_dict(checkpoint.get("model", checkpoint))
     return model.to(device) if device else model
 
 
-def _cache_dir() -> str:
-    import torch.hub
-
-    return os.environ.get("CTC_PLUGIN_CACHE") or os.path.join(torch.hub.get_dir(), "checkpoints", "ctc_plugin")
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def get_checkpoint(name: str) -> str:
-    """Local path of the model's released checkpoint, downloaded once and sha256-checked.
-
-    Raises:
-        WeightsNotAvailableError: the paper's authors (and we) released no weights for it.
-    """
+def _refuse_trained(name: str) -> None:
     entry = get_entry(name)
-    if not entry.has_weights:
-        raise WeightsNotAvailableError(
-            f"no trained weights are available for {name}: none were released for this paper; "
-            f"train it with tools/pretrain.py --config-file configs/{entry.config}"
-        )
-    import torch.hub
-
-    path = os.path.join(_cache_dir(), f"{name}-{entry.sha256[:8]}.pth")
-    if not os.path.isfile(path) or _sha256(path) != entry.sha256:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        logger.info(f"Downloading {entry.weights_url} to {path}")
-        try:
-            torch.hub.download_url_to_file(entry.weights_url, path, progress=False)
-        except Exception as e:  # no network, 404, ...
-            raise UserError(f"cannot download the weights of {name} from {entry.weights_url}: {e}") from None
-        if _sha256(path) != entry.sha256:
-            os.remove(path)
-            raise UserError(f"the weights downloaded for {name} do not match their sha256; not used")
-    return path
+    raise WeightsNotAvailableError(
+        f"no trained weights are available for {name}: none were released for this paper; "
+        f"train it with ctc-pretrain --config-file configs/{entry.config}"
+    )

@@ -1,14 +1,13 @@
-"""The paper's models: our config for each, the paper's reported metrics, and released weights.
+"""The paper's models: our config for each and the paper's reported metrics.
 
-No weights have been released for this paper that we know of, so every ``weights_url`` and
-``sha256`` is empty; an entry gets both only when real, downloadable weights exist (never
-invented). Metrics are the ones printed in the paper's appendix (arXiv 2203.03871,
+No weights have been released for this paper that we know of, and none are invented.
+Metrics are the ones printed in the paper's appendix (arXiv 2203.03871,
 Sec. A.4, CIFAR-100 top-1 %); the ImageNet and AutoAugment numbers are in the
 manuscript's tables, which we do not carry, so those entries list none.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict
 
 __all__ = ["ModelZooEntry", "CATALOG"]
 
@@ -24,8 +23,6 @@ class ModelZooEntry:
         description: what the model is, in a few words.
         paper_metrics: metric name -> value the paper reports.
         source: where in the paper the metrics are printed.
-        weights_url: downloadable checkpoint, only where real weights exist.
-        sha256: hex digest of that file.
     """
 
     name: str
@@ -34,12 +31,6 @@ class ModelZooEntry:
     description: str
     paper_metrics: Dict[str, float] = field(default_factory=dict)
     source: str = ""
-    weights_url: Optional[str] = None
-    sha256: Optional[str] = None
-
-    @property
-    def has_weights(self) -> bool:
-        return bool(self.weights_url and self.sha256)
 
 
 _APPENDIX = "appendix A.4"

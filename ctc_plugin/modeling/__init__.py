@@ -1,17 +1,22 @@
 from .build import build_ctc
 from .ctc import CTC
 from .heads import EmbedHead
-from .ias import InstanceDiscrimination
-from .irs import ContrastiveRevitalization
+from .ias import AggregationTerm, InstanceDiscrimination
+from .irs import ContrastiveRevitalization, RevitalizationTerm
 from .nce import nce_loss
 from .negatives import OtherClassNegatives, UniformNegatives
+from .term import LossTerm, StepInputs
 
 __all__ = [
     "CTC",
+    "AggregationTerm",
     "ContrastiveRevitalization",
     "EmbedHead",
     "InstanceDiscrimination",
+    "LossTerm",
     "OtherClassNegatives",
+    "RevitalizationTerm",
+    "StepInputs",
     "UniformNegatives",
     "build_ctc",
     "nce_loss",

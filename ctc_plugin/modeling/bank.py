@@ -5,16 +5,11 @@ import copy
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torchvision.models import resnet as tv_resnet
 
-
-def _foldable() -> tuple:
-    """Modules whose forward applies ``bnI`` directly to ``convI``'s output (and whose
-    ``downsample`` is ``Sequential(conv, bn)``): torchvision's ResNet and its blocks."""
-    try:
-        from torchvision.models import resnet as tv_resnet  # only to recognise its classes
-    except ImportError:
-        return ()
-    return (tv_resnet.ResNet, tv_resnet.BasicBlock, tv_resnet.Bottleneck)
+# Modules whose forward applies ``bnI`` directly to ``convI``'s output (and whose
+# ``downsample`` is ``Sequential(conv, bn)``): torchvision's ResNet and its blocks.
+FOLDABLE = (tv_resnet.ResNet, tv_resnet.BasicBlock, tv_resnet.Bottleneck)
 
 
 @torch.no_grad()
@@ -25,9 +20,8 @@ def fold_batch_norm(network: nn.Module) -> bool:
     the same features (to float rounding) without a pass over every activation map. Returns
     whether the whole network was a torchvision ResNet (and so holds no BatchNorm any more).
     """
-    foldable = _foldable()
     for module in network.modules():
-        if not foldable or not isinstance(module, foldable):
+        if not isinstance(module, FOLDABLE):
             continue
         for i in (1, 2, 3):
             conv, bn = getattr(module, f"conv{i}", None), getattr(module, f"bn{i}", None)
@@ -42,7 +36,7 @@ def fold_batch_norm(network: nn.Module) -> bool:
             and isinstance(downsample[1], nn.BatchNorm2d)
         ):
             module.downsample = nn.Sequential(fuse_conv_bn_eval(downsample[0], downsample[1]))
-    return bool(foldable) and isinstance(network, foldable)
+    return isinstance(network, FOLDABLE)
 
 
 class InferenceCopy(nn.Module):
@@ -50,10 +44,9 @@ class InferenceCopy(nn.Module):
 
     BatchNorm is folded into the convolutions. On a CPU, in float32 and without autocast, a
     torchvision ResNet also runs with its activations in oneDNN's blocked layout
-    (``to_mkldnn``): convolutions then skip the reorders of every input and output, 0.86
-    (ResNet-18 CIFAR) and 0.80 (ResNet-50) of the dense folded pass (docs/benchmarks.md). The
-    features are the same to float rounding on every path. Any network other than a
-    torchvision ResNet is copied unchanged and runs dense.
+    (``to_mkldnn``): convolutions then skip the reorders of every input and output
+    (docs/benchmarks.md has the measured ratios). The features are the same to float rounding
+    on every path. Any network other than a torchvision ResNet is copied unchanged and runs dense.
 
     Args:
         network: the frozen network (its own state is untouched).

@@ -1,13 +1,16 @@
 """L_IAS: non-parametric instance discrimination against a memory bank (Wu et al. 2018)."""
 
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
 from .negatives import UniformNegatives
+from .term import LossTerm, StepInputs, full_precision
 
 
 class InstanceDiscrimination:
@@ -69,3 +72,57 @@ class InstanceDiscrimination:
     def load_state_dict(self, state: Dict[str, object]) -> None:
         self.memory.copy_(state["memory"])
         self.log_z = state["log_z"]
+
+
+class AggregationTerm(LossTerm):
+    """CTC's stage-1 term ``alpha * L_IAS``: an embedding head and instance discrimination.
+
+    Args:
+        weight: alpha.
+        num_data: N.
+        num_features: width of the backbone's pooled features.
+        embed_dim: width of the head's unit embedding (128).
+        train_head: False keeps the head at its random initialisation (as in the release).
+        temperature, momentum, num_negatives, generator, device: of ``InstanceDiscrimination``.
+    """
+
+    name = "ias"
+    stage = 1
+
+    def __init__(
+        self,
+        weight: float,
+        num_data: int,
+        num_features: int,
+        embed_dim: int = 128,
+        temperature: float = 0.1,
+        momentum: float = 0.5,
+        num_negatives: int = 0,
+        train_head: bool = True,
+        generator: Optional[torch.Generator] = None,
+        device: torch.device = torch.device("cpu"),
+    ) -> None:
+        super().__init__(weight)
+        self.head = EmbedHead(num_features, embed_dim)
+        self.train_head = train_head
+        self.criterion = InstanceDiscrimination(
+            num_data, embed_dim, temperature, momentum, num_negatives, generator, device
+        )
+
+    def head_parameters(self) -> List[nn.Parameter]:
+        return list(self.head.parameters()) if self.train_head else []
+
+    def loss(self, inputs: StepInputs) -> torch.Tensor:
+        z = self.head(inputs.features)  # B x 128, unit norm
+        self.keep_update(z, inputs.indices)
+        with full_precision(z.device):
+            return self.criterion.loss(z, inputs.indices, inputs.generator)
+
+    def apply_update(self, z: torch.Tensor, indices: torch.Tensor) -> None:
+        self.criterion.update(z, indices)
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        return self.criterion.state_dict()
+
+    def set_extra_state(self, state: Dict[str, Any]) -> None:
+        self.criterion.load_state_dict(state)

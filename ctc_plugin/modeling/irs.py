@@ -1,11 +1,18 @@
 """L_IRS: CRD's contrastive loss between the network and its frozen information bank."""
 
-from typing import Dict, Optional
+import copy
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
+from torch import nn
 
+from ..utils.distributed import gather_rows
+from .bank import InferenceCopy
+from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
+from .negatives import OtherClassNegatives, UniformNegatives
+from .term import LossTerm, StepInputs, full_precision
 
 
 class ContrastiveRevitalization:
@@ -93,3 +100,110 @@ class ContrastiveRevitalization:
         self.memory_bank.copy_(state["memory_bank"])
         self.log_z_current = state["log_z_current"]
         self.log_z_bank = state["log_z_bank"]
+
+
+class RevitalizationTerm(LossTerm):
+    """CTC's stage-2 term ``beta * L_IRS`` against the information bank.
+
+    When stage 2 begins (``begin``) the network is copied into the information bank: frozen,
+    eval mode, no grad. Two heads embed the network's features (``head``, v1) and the bank's
+    (``bank_head``, v2); both are trained. The bank's forward pass runs on a faster copy
+    (BatchNorm folded, ``InferenceCopy``) rebuilt whenever the bank changes or moves.
+
+    Args:
+        weight: beta.
+        num_data: N.
+        num_features: width of the backbone's pooled features.
+        negatives: draws the K negative slots of each sample (other classes, or any image).
+        embed_dim: width of both embeddings (128).
+        num_negatives: K.
+        channels_last: the network runs channels_last (and so does the bank's copy).
+        temperature, momentum, generator, device: of ``ContrastiveRevitalization``.
+    """
+
+    name = "irs"
+    stage = 2
+
+    def __init__(
+        self,
+        weight: float,
+        num_data: int,
+        num_features: int,
+        negatives: Union[OtherClassNegatives, UniformNegatives],
+        embed_dim: int = 128,
+        temperature: float = 0.07,
+        momentum: float = 0.5,
+        num_negatives: int = 16384,
+        channels_last: bool = False,
+        generator: Optional[torch.Generator] = None,
+        device: torch.device = torch.device("cpu"),
+    ) -> None:
+        super().__init__(weight)
+        self.head = EmbedHead(num_features, embed_dim)  # on the network's features
+        self.bank_head = EmbedHead(num_features, embed_dim)  # on the bank's features
+        self.bank: Optional[nn.Module] = None
+        self.negatives = negatives
+        self.num_negatives = num_negatives
+        self.channels_last = channels_last
+        self.criterion = ContrastiveRevitalization(num_data, embed_dim, temperature, momentum, generator, device)
+        # In a list, not a submodule: neither saved nor seen by DDP.
+        self._fast_bank: List[InferenceCopy] = []
+
+    def head_parameters(self) -> List[nn.Parameter]:
+        return list(self.head.parameters()) + list(self.bank_head.parameters())
+
+    def begin(self, backbone: nn.Module) -> None:
+        self.bank = copy.deepcopy(backbone).eval().requires_grad_(False)
+        self._fast_bank = []
+
+    @torch.no_grad()
+    def bank_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The information bank's pooled features of ``images``.
+
+        ``no_grad`` rather than ``inference_mode``: the features feed the trainable bank head,
+        which saves them for its backward pass.
+        """
+        if not self._fast_bank:
+            memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+            self._fast_bank = [InferenceCopy(self.bank, memory_format)]
+        return self._fast_bank[0].forward_features(images)
+
+    def loss(self, inputs: StepInputs) -> torch.Tensor:
+        v1 = self.head(inputs.features)
+        v2 = self.bank_head(self.bank_features(inputs.images))
+        negatives = self.negatives.draw(inputs.labels, self.num_negatives, inputs.generator).to(inputs.indices.device)
+        slots = torch.cat([inputs.indices.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
+        self.keep_update(v1, v2, inputs.indices)
+        with full_precision(v1.device):
+            return self.criterion.loss(v1, v2, slots)
+
+    def apply_update(self, v1: torch.Tensor, v2: torch.Tensor, indices: torch.Tensor) -> None:
+        self.criterion.update(v1, v2, indices)
+
+    @torch.no_grad()
+    def refill(self, batches: Iterable, device: torch.device) -> None:
+        """Fill both memories with the bank's embeddings (every rank, with the same batch count)."""
+        for images, _, indices in batches:
+            features = self.bank_features(images.to(device))
+            v1, v2 = self.head(features), self.bank_head(features)
+            self.criterion.refill(gather_rows(v1), gather_rows(v2), gather_rows(indices.to(device)))
+
+    def train(self, mode: bool = True) -> "RevitalizationTerm":
+        super().train(mode)
+        if self.bank is not None:
+            self.bank.eval()  # frozen, BatchNorm statistics included
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        self._fast_bank = []  # rebuilt from the moved or converted bank on first use
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        self._fast_bank = []  # a loaded bank is a new bank
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        return self.criterion.state_dict()
+
+    def set_extra_state(self, state: Dict[str, Any]) -> None:
+        self.criterion.load_state_dict(state)

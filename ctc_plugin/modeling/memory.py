@@ -24,10 +24,9 @@ def momentum_update(memory: torch.Tensor, indices: torch.Tensor, values: torch.T
     memory.index_copy_(0, indices, F.normalize(rows, dim=1))
 
 
-# Per-element cost of gathering a memory row and its dot product against one row-element of
-# a dense B x N matmul: about 40 on a 2-core CPU (CIFAR scale, one direction forward: 270 ms
-# gathered against 22 ms matmul; benchmarks/memory_scale.py times both paths at N = 1.28M).
-# The matmul wins while N < GATHER_COST x (1 + K): at CIFAR scale; the gather at ImageNet's.
+# Cost of gathering one memory row for one score, in units of one row of the dense B x N
+# product (measured by benchmarks/memory_scale.py; docs/benchmarks.md). The product wins
+# while N < GATHER_COST x (1 + K): at CIFAR scale; the gather at ImageNet's.
 GATHER_COST = 32
 # Elements of the B x (1+K) x d block gathered at once (32 MB of float32).
 _GATHER_CHUNK = 2**23

@@ -1,9 +1,9 @@
-"""Atomic writes and safe reads of checkpoints and result files."""
+"""Atomic writes of checkpoints and result files, and the check that a folder can take them."""
 
 import json
 import os
 import tempfile
-from typing import IO, Any, Callable, Dict
+from typing import IO, Any, Callable
 
 import torch
 
@@ -40,31 +40,6 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def atomic_write_json(path: str, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def load_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
-    """Load a checkpoint onto the CPU with ``weights_only=True`` (no code is unpickled).
-
-    Args:
-        path: a file written by ``torch.save``.
-        mmap: map the tensors instead of reading them: a cheap check that the file is whole
-            (a truncated zip has no central directory) and a look at its small entries.
-    """
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-
-
-def describe_load_error(error: BaseException) -> str:
-    """One short clause for why ``torch.load(weights_only=True)`` refused a file."""
-    text = str(error)
-    if "central directory" in text or "mmap can only be used" in text or "invalid load key" in text:
-        return "the file is truncated or is not a checkpoint torch.save wrote"
-    if "Weights only load failed" in text:
-        return (
-            "the file is not one torch.save wrote, or it holds Python objects besides tensors and plain "
-            "containers, which are never unpickled (weights_only)"
-        )
-    first_line = (text.strip().splitlines() or [type(error).__name__])[0]
-    return first_line if len(first_line) <= 200 else first_line[:197] + "..."
 
 
 def check_writable_folder(folder: str, what: str = "OUTPUT_DIR") -> None:

@@ -1,0 +1,84 @@
+"""The backbone contract, the ResNet builder, and rebuilding a checkpoint's network through the registry."""
+
+from typing import Any, Dict, Mapping, Protocol, runtime_checkable
+
+import torch
+import yaml
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from ..config import get_cfg
+from ..registry import BACKBONE_REGISTRY
+from ..utils.errors import UserError, first_line
+from .resnet import ResNet
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """What CTC, the trainer and the analyses use of a network (``BACKBONE_REGISTRY``'s contract).
+
+    Attributes:
+        num_features: width of the pooled features.
+        fc: the classifier, pooled features -> logits; ``forward(x) == fc(forward_features(x))``.
+    """
+
+    num_features: int
+    fc: nn.Module
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, num_features) pooled penultimate features."""
+
+
+@BACKBONE_REGISTRY.register()
+def build_resnet(cfg) -> nn.Module:
+    """torchvision-keyed ResNet from ``MODEL.DEPTH``, ``MODEL.STEM``, ``MODEL.NUM_CLASSES``."""
+    return ResNet(cfg.MODEL.DEPTH, stem=cfg.MODEL.STEM, num_classes=cfg.MODEL.NUM_CLASSES)
+
+
+def build_backbone(cfg) -> nn.Module:
+    """Build the network named by ``cfg.MODEL.BACKBONE`` and check it keeps the contract.
+
+    Raises:
+        UserError: the name is not registered, or the network lacks part of ``Backbone``.
+    """
+    name = cfg.MODEL.BACKBONE
+    if name not in BACKBONE_REGISTRY:
+        known = ", ".join(sorted(n for n, _ in BACKBONE_REGISTRY))
+        raise UserError(f"MODEL.BACKBONE {name!r} is not registered in BACKBONE_REGISTRY; registered: {known}")
+    try:
+        network = BACKBONE_REGISTRY.get(name)(cfg)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # a value the builder refuses
+        raise UserError(f"backbone {name} cannot be built from cfg.MODEL: {first_line(e)}") from None
+    if not isinstance(network, Backbone) or not isinstance(network.num_features, int):
+        lacking = [a for a in ("forward_features", "fc", "num_features") if not hasattr(network, a)] or [
+            "an int num_features"
+        ]
+        raise UserError(
+            f"backbone {name} built a {type(network).__name__} without {', '.join(lacking)}: a backbone needs "
+            "forward_features(images) -> (B, num_features), the classifier fc and num_features"
+        )
+    return network
+
+
+def backbone_record(cfg) -> Dict[str, Any]:
+    """What a checkpoint stores to rebuild its network: the builder, its module and ``cfg.MODEL``."""
+    builder = BACKBONE_REGISTRY.get(cfg.MODEL.BACKBONE)
+    return {"builder": cfg.MODEL.BACKBONE, "module": builder.__module__, "model": yaml.safe_load(cfg.MODEL.dump())}
+
+
+def build_from_record(record: Mapping[str, Any], source: str) -> nn.Module:
+    """The network a checkpoint's ``backbone_record`` describes, built through the registry.
+
+    Raises:
+        UserError: the record is missing, or its builder is not registered in this process.
+    """
+    if not isinstance(record, Mapping) or "builder" not in record or "model" not in record:
+        raise UserError(f"{source} does not say which network it holds (no 'backbone' record)")
+    if record["builder"] not in BACKBONE_REGISTRY:
+        raise UserError(
+            f"{source} holds a network built by {record['builder']}, which is not registered in "
+            f"BACKBONE_REGISTRY: import {record.get('module', 'the module that registers it')} first"
+        )
+    cfg = get_cfg()
+    cfg.MODEL = CfgNode(dict(record["model"]))
+    return build_backbone(cfg)

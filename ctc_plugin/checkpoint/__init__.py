@@ -1,0 +1,28 @@
+"""Reading weight files of any origin, and the files a training run writes."""
+
+from .files import (
+    FINAL_CHECKPOINT,
+    LAST_CHECKPOINT,
+    Checkpoint,
+    epoch_checkpoint_name,
+    find_resume_checkpoint,
+    list_checkpoints,
+    resume_candidates,
+)
+from .weights import UnreadableFileError, find_state_dict, load_file, prefix_hint, read_state_dict, sub_networks
+
+__all__ = [
+    "FINAL_CHECKPOINT",
+    "LAST_CHECKPOINT",
+    "Checkpoint",
+    "UnreadableFileError",
+    "epoch_checkpoint_name",
+    "find_resume_checkpoint",
+    "find_state_dict",
+    "list_checkpoints",
+    "load_file",
+    "prefix_hint",
+    "read_state_dict",
+    "resume_candidates",
+    "sub_networks",
+]

@@ -1,0 +1,154 @@
+"""ctc-estimate-mi: the information plane, I(X;T) and I(T;Y) by MINE for every checkpoint of pretraining runs.
+
+X is the flattened normalised 32x32x3 image, T the backbone's pooled feature and Y the
+one-hot label, over a dataset's test split (default: the run's DATASETS.TEST with its
+DATASETS.CLASSES). MINE uses the appendix's settings by default: 4 FC layers of 1024,
+batch 5000, Adam, lr 1e-4 for 10k steps for I(X;T) and lr 1e-5 for 20k steps for I(T;Y).
+Writes OUTPUT_DIR/mutual_information.{csv,json} and OUTPUT_DIR/information_plane.png.
+
+    ctc-estimate-mi --run output/ctc --run output/baseline --output-dir output/mi
+    ctc-estimate-mi --run output/fmnist_ctc --xt-steps 1000 --ty-steps 2000 --max-samples 5000
+"""
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from ..analysis.linear_probe import extract_features
+from ..analysis.mine import estimate_mutual_information
+from ..analysis.plots import plot_information_plane
+from ..analysis.sweep import Sweep
+from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
+from ..engine import setup_logging
+from ..utils.device import resolve_device
+from ..utils.errors import UserError
+from .common import int_list, run, sweep_parser
+
+TOOL = "estimate_mi"
+COLUMNS = ("run", "epoch", "I_XT", "I_TY", "dataset", "samples", "checkpoint")
+
+
+class _Pixels(torch.nn.Module):
+    """A "backbone" whose features are the flattened input: X for MINE via extract_features."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    p, compute = sweep_parser(__doc__, "output/mutual_information")
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="", help="registered split (default: the run's DATASETS.TEST)")
+    d.add_argument("--root", default="", help="dataset folder (default: the run's DATASETS.ROOT)")
+    d.add_argument("--classes", default=None, help="comma-separated classes (default: the run's DATASETS.CLASSES)")
+    d.add_argument("--max-samples", type=int, default=0, help="at most this many images (0 = the whole split)")
+    d.add_argument("--pixel-size", type=int, default=32, help="side of the images that make X (32 in the paper)")
+    d.add_argument("--image-size", type=int, default=0, help="side of the backbone's input (default: INPUT.SIZE)")
+    m = p.add_argument_group("MINE (appendix A.2 defaults)")
+    m.add_argument("--xt-steps", type=int, default=10000)
+    m.add_argument("--xt-lr", type=float, default=1e-4)
+    m.add_argument("--ty-steps", type=int, default=20000)
+    m.add_argument("--ty-lr", type=float, default=1e-5)
+    m.add_argument("--batch-size", type=int, default=5000)
+    m.add_argument("--hidden", type=int, default=1024)
+    m.add_argument("--layers", type=int, default=4)
+    m.add_argument("--ema-rate", type=float, default=0.01, help="moving-average rate of the gradient correction")
+    m.add_argument("--holdout", type=float, default=0.0, help="fraction of rows kept out of training to evaluate on")
+    m.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    for name, value, least in (
+        ("--xt-steps", args.xt_steps, 1),
+        ("--ty-steps", args.ty_steps, 1),
+        ("--batch-size", args.batch_size, 2),
+    ):
+        if value < least:
+            raise UserError(f"{name} is too small: {value}")
+    if not 0 <= args.holdout < 1:
+        raise UserError(f"--holdout must lie in [0, 1), got {args.holdout}")
+    return args
+
+
+def run_dataset(args: argparse.Namespace, cfg) -> Tuple[Tuple, int]:
+    """(dataset key, backbone input size) of one run: its test split unless --dataset names another."""
+    name = args.dataset or cfg.DATASETS.TEST
+    if not name:
+        raise UserError("the run has no DATASETS.TEST; pass --dataset")
+    root = args.root or cfg.DATASETS.ROOT
+    own = not args.dataset or name == cfg.DATASETS.TEST
+    if args.classes is not None:
+        classes = int_list(args.classes, "--classes")
+    else:
+        classes = [int(c) for c in cfg.DATASETS.CLASSES] if own else []
+    return (name, os.path.abspath(root) if root else "", tuple(classes)), args.image_size or cfg.INPUT.SIZE
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    device = str(resolve_device(args.device))
+    table_path = os.path.join(args.output_dir, f"mutual_information.{args.format}")
+    sweep = Sweep(args.run, args.label, int_list(args.epochs, "--epochs"), args.every, table_path, COLUMNS, args.resume)
+    plans = [run_dataset(args, cfg) for cfg in sweep.configs]
+    datasets: Dict[Tuple, ClassificationDataset] = {}
+    for key, _ in plans:
+        if key not in datasets:
+            dataset = build_dataset(key[0], key[1], key[2], what="--classes")
+            datasets[key] = random_subset(dataset, args.max_samples, args.seed)
+    setup_logging(args.output_dir)  # every input is checked: now the long work starts
+    mine = dict(
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        layers=args.layers,
+        seed=args.seed,
+        ema_rate=args.ema_rate,
+        holdout=args.holdout,
+        device=device,
+        progress=True,
+    )
+    pixels: Dict[Tuple, torch.Tensor] = {}
+
+    def features(network, dataset, size: int, desc: str):
+        transform = build_transform(dataset.style, False, size)
+        return extract_features(
+            network,
+            dataset,
+            transform,
+            batch_size=args.feature_batch_size,
+            num_workers=args.num_workers,
+            progress=True,
+            desc=desc,
+        )
+
+    def measure(index: int, checkpoint, network) -> Dict[str, Any]:
+        key, size = plans[index]
+        dataset = datasets[key]
+        if key not in pixels:  # X depends on the data only: computed once per dataset
+            pixels[key] = features(_Pixels(), dataset, args.pixel_size, "pixels")[0]
+        where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
+        t, y = features(network.to(device), dataset, size, f"{where} features")
+        y = torch.nn.functional.one_hot(y, dataset.num_classes).float()
+        i_xt = estimate_mutual_information(
+            pixels[key], t, steps=args.xt_steps, lr=args.xt_lr, desc=f"{where} I(X;T)", **mine
+        )
+        i_ty = estimate_mutual_information(t, y, steps=args.ty_steps, lr=args.ty_lr, desc=f"{where} I(T;Y)", **mine)
+        return {"I_XT": round(i_xt, 6), "I_TY": round(i_ty, 6), "dataset": key[0], "samples": len(dataset)}
+
+    plot_path = os.path.join(args.output_dir, "information_plane.png")
+
+    def draw(rows) -> None:
+        planes = {
+            label: [(r["epoch"], r["I_XT"], r["I_TY"]) for r in rows if r["run"] == label] for label in sweep.labels
+        }
+        plot_information_plane({k: v for k, v in planes.items() if v}, plot_path)
+
+    sweep.run(measure, draw)
+    print(f"Wrote {table_path} and {plot_path}", flush=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run(TOOL, lambda: measure_all(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""CTCTrainer: CTC (or baseline) pretraining, the epoch trainer with CTC's model, solver and stages."""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from detectron2.engine import HookBase, hooks
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..backbones import backbone_record, build_backbone, load_backbone_weights
+from ..data import ClassificationDataset, build_dataset, build_transform
+from ..modeling import CTC, build_ctc
+from ..utils.errors import UserError
+from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
+from .trainer import EpochTrainer
+
+
+class _MethodState:
+    """``CTC.method_state_dict`` as a checkpointable."""
+
+    def __init__(self, ctc: CTC) -> None:
+        self.ctc = ctc
+
+    def state_dict(self) -> Dict[str, Any]:
+        return self.ctc.method_state_dict()
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.ctc.load_method_state_dict(state)
+
+
+class CTCTrainer(EpochTrainer):
+    """Pretrains ``MODEL.BACKBONE`` with CTC for ``SOLVER.IAS_EPOCHS + SOLVER.IRS_EPOCHS`` epochs.
+
+    Checkpoints hold the backbone under ``"model"`` (a torchvision ResNet's own keys), its
+    ``"backbone"`` record (the registered builder and ``cfg.MODEL``), and CTC's state under
+    ``"ctc"`` (stage, heads, memories, Z, information bank).
+    """
+
+    @classmethod
+    def build_datasets(cls, cfg) -> Tuple[ClassificationDataset, Optional[ClassificationDataset]]:
+        data = cfg.DATASETS
+        train = build_dataset(data.TRAIN, data.ROOT, data.CLASSES, data.IMAGES_PER_CLASS)
+        return train, build_dataset(data.TEST, data.ROOT, data.CLASSES) if data.TEST else None
+
+    @classmethod
+    def complete_config(cls, cfg, train_set: ClassificationDataset):
+        if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
+            raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
+        if cfg.MODEL.NUM_CLASSES:
+            return cfg
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.MODEL.NUM_CLASSES = train_set.num_classes
+        cfg.freeze()
+        return cfg
+
+    @classmethod
+    def num_epochs(cls, cfg) -> int:
+        return cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS
+
+    @classmethod
+    def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
+        record = backbone_record(cfg)
+        network = {f"MODEL.{key}": value for key, value in record["model"].items()}
+        for key in ("MODEL.DEVICE", "MODEL.WEIGHTS", "MODEL.WEIGHTS_PREFIX"):  # not the network itself
+            network.pop(key, None)
+        return {"backbone": record, "network": network}
+
+    @classmethod
+    def check_model_inputs(cls, cfg) -> None:
+        network = build_backbone(cfg)
+        if cfg.MODEL.WEIGHTS:
+            load_backbone_weights(network, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX)
+
+    def build_model(self, cfg) -> CTC:
+        backbone = build_backbone(cfg)
+        if cfg.MODEL.WEIGHTS:
+            load_backbone_weights(backbone, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX)
+        self.ctc = build_ctc(cfg, backbone.to(self.device), torch.tensor(self.train_set.targets), self.device)
+        return self.ctc
+
+    def build_optimizer(self, cfg, model: nn.Module) -> torch.optim.Optimizer:
+        return build_optimizer(cfg, model)
+
+    def build_lr_hook(self, cfg) -> HookBase:
+        return hooks.LRScheduler(self.optimizer, build_lr_multiplier(cfg))
+
+    def build_transforms(self, cfg):
+        style, size = self.train_set.style, cfg.INPUT.SIZE
+        return build_transform(style, True, size, cfg.INPUT.AUTO_AUGMENT), build_transform(style, False, size)
+
+    def checkpointables(self) -> Dict[str, Any]:
+        return {"ctc": _MethodState(self.ctc)}
+
+    def build_hooks(self) -> List[HookBase]:
+        built = super().build_hooks()
+        built.insert(1, CTCStageHook(self.cfg, self))  # memories updated before checkpoints are written
+        return built
+
+    def build_refill_loader(self) -> DataLoader:
+        """Every training image with the test transform; every rank gets the same batch count."""
+        return self.test_loader(self.train_set, pad=True)
