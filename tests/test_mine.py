@@ -1,12 +1,13 @@
 """MINE recovers known mutual information, stays finite, and has the paper's network."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
-from ctc_plugin.analysis.mine import MineNetwork, donsker_varadhan, estimate_mutual_information
+from ctc_plugin.analysis.mine import MINE_PROTOCOLS, MineNetwork, donsker_varadhan, estimate_mutual_information
 
 # Sized to take ~5 s of CPU per estimate. 50k rows keep the network from memorising pairs
 # (with 10k rows the bound on the training rows reads ~0.17 nats for independent data).
@@ -50,8 +51,8 @@ def test_holdout_evaluates_on_rows_the_network_never_saw():
     g = torch.Generator().manual_seed(3)
     x, y = torch.randn(2000, 4, generator=g), torch.randn(2000, 4, generator=g)
     settings = dict(SETTINGS, steps=600)
-    on_training_rows = estimate_mutual_information(x, y, seed=0, **settings)
-    held_out = estimate_mutual_information(x, y, seed=0, holdout=0.5, **settings)
+    on_training_rows = estimate_mutual_information(x, y, seed=0, protocol=MINE_PROTOCOLS["appendix"], **settings)
+    held_out = estimate_mutual_information(x, y, seed=0, **settings)  # the default: half the rows held out
     assert held_out < 0.02 < on_training_rows
 
 
@@ -59,8 +60,9 @@ def test_huge_statistics_stay_finite():
     # Unstandardised inputs of scale 1e4 and a large lr push T to huge values: the
     # log-domain bound and moving average must not turn them into nan or inf.
     x, y, _ = correlated_gaussians(n=512, d=2, rho=0.9, seed=3)
+    raw = replace(MINE_PROTOCOLS["appendix"], standardize=False)
     estimate = estimate_mutual_information(
-        x * 1e4, y * 1e4, steps=30, batch_size=128, lr=1e-1, hidden=32, layers=2, standardize=False, device="cpu"
+        x * 1e4, y * 1e4, steps=30, batch_size=128, lr=1e-1, hidden=32, layers=2, protocol=raw, device="cpu"
     )
     assert math.isfinite(estimate) and estimate >= 0
 

@@ -80,7 +80,7 @@ class ProbeSchedule:
         )
 
 
-class _Transformed(Dataset):
+class TransformedSamples(Dataset):
     """``(transform(image), label)`` of a dataset of ``(PIL image, label)``."""
 
     def __init__(self, dataset: Dataset, transform: Callable) -> None:
@@ -125,7 +125,7 @@ def extract_features(
     Returns:
         ``(features (N, F) float32 on the CPU, labels (N,) int64)``.
     """
-    data = _Transformed(dataset, transform) if transform is not None else dataset
+    data = TransformedSamples(dataset, transform) if transform is not None else dataset
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     device = _device_of(model)
     modes = [(module, module.training) for module in model.modules()]

@@ -14,11 +14,20 @@ domain (``logsumexp``), so large statistics never overflow into ``inf``/``nan``.
 
 The appendix's settings: 4 fully-connected layers, 1024 hidden units, ReLU, Adam,
 batch 5000; lr 1e-4 for 10k steps for I(X;T) and lr 1e-5 for 20k steps for I(T;Y).
+
+Which rows the estimate is read from is a ``MineProtocol``. The default ("heldout") trains on
+half of the rows and evaluates the bound on the other half: a network that has memorised
+pairs cannot report information there that is not in the data. "appendix" evaluates on the
+rows it trained on (the paper's practice; biased upwards when the network memorises: 0.17
+nats for independent data in tests/test_mine.py). "release" is the authors' mine.py: rows
+drawn without replacement, the marginal from an independent second draw, N(0, 0.02) weights
+in all but the last layer, no standardisation, and the mean of the last 500 mini-batch bounds.
 """
 
 import logging
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -27,7 +36,51 @@ from .progress import progress as progress_of
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MineNetwork", "estimate_mutual_information", "donsker_varadhan"]
+__all__ = ["MINE_PROTOCOLS", "MineNetwork", "MineProtocol", "donsker_varadhan", "estimate_mutual_information"]
+
+
+@dataclass(frozen=True)
+class MineProtocol:
+    """How a MINE estimate is made.
+
+    Attributes:
+        holdout: fraction of the rows kept out of training, on which the bound is evaluated
+            (0: evaluated on the training rows).
+        estimate: "bound", the bound of the trained network over the evaluation rows (marginals
+            from ``eval_passes`` shuffles); or "moving_average", the mean of the last ``window``
+            mini-batch bounds of training.
+        window: the moving average's length.
+        marginal: "shuffle", the batch's ``b`` rows permuted; "independent", the ``b`` rows of a
+            second, independent draw.
+        without_replacement: draw a batch's rows without replacement (else with).
+        init_std: N(0, init_std) weights and zero biases in every layer but the last (0: PyTorch's).
+        standardize: standardise every column first (an invertible per-column map: MI-invariant).
+        ema_start: the moving average of E_M[exp T] starts at this value (None: the first batch's).
+    """
+
+    holdout: float = 0.5
+    estimate: str = "bound"
+    window: int = 500
+    marginal: str = "shuffle"
+    without_replacement: bool = False
+    init_std: float = 0.0
+    standardize: bool = True
+    ema_start: Optional[float] = None
+
+
+MINE_PROTOCOLS = {
+    "heldout": MineProtocol(),
+    "appendix": MineProtocol(holdout=0.0),
+    "release": MineProtocol(
+        holdout=0.0,
+        estimate="moving_average",
+        marginal="independent",
+        without_replacement=True,
+        init_std=0.02,
+        standardize=False,
+        ema_start=1.0,
+    ),
+}
 
 
 class MineNetwork(nn.Module):
@@ -84,6 +137,66 @@ def _evaluate(net: MineNetwork, a: torch.Tensor, b: torch.Tensor, chunk: int, pa
     return float(donsker_varadhan(t_joint.double(), torch.cat(t_marginal).double()))
 
 
+def _initialise(net: MineNetwork, std: float) -> None:
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer in linears[:-1]:
+            layer.weight.normal_(0.0, std)
+            layer.bias.zero_()
+
+
+def _split_rows(x, y, holdout: float, generator) -> Tuple[torch.Tensor, ...]:
+    """(x_train, y_train, x_eval, y_eval): a random ``holdout`` fraction kept out for evaluation."""
+    if holdout <= 0:
+        return x, y, x, y
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=generator).to(x.device)
+    n_eval = min(n - 2, max(2, round(n * holdout)))
+    return x[perm[n_eval:]], y[perm[n_eval:]], x[perm[:n_eval]], y[perm[:n_eval]]
+
+
+def _draw(n: int, size: int, protocol: MineProtocol, generator) -> torch.Tensor:
+    if protocol.without_replacement:
+        return torch.randperm(n, generator=generator)[:size]
+    return torch.randint(n, (size,), generator=generator)
+
+
+def _train(net, x, y, steps, batch_size, lr, ema_rate, protocol, generator, progress, desc) -> Tuple[List[float], int]:
+    """Adam with MINE's bias-corrected gradient; returns (the mini-batch bounds, skipped steps).
+
+    The bounds are kept only for the "moving_average" estimate (reading them syncs the device).
+    """
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    start = None if protocol.ema_start is None else torch.tensor(math.log(protocol.ema_start), device=x.device)
+    log_ema = start  # log of the moving average of E_M[exp T]
+    log_rate, log_keep = math.log(ema_rate), math.log1p(-ema_rate) if ema_rate < 1 else -math.inf
+    n, bounds, skipped = x.shape[0], [], 0
+    net.train()
+    for _ in progress_of(range(steps), desc, enabled=progress):
+        rows = _draw(n, batch_size, protocol, generator).to(x.device)
+        if protocol.marginal == "independent":
+            others = _draw(n, batch_size, protocol, generator).to(x.device)
+        else:
+            others = rows[torch.randperm(batch_size, generator=generator).to(x.device)]
+        t_joint = net(x[rows], y[rows])
+        log_mean_exp = _log_mean_exp(net(x[rows], y[others]))  # over a product-of-marginals sample
+        with torch.no_grad():  # without ema_start, the moving average starts at the first batch's value
+            batch = log_mean_exp.detach()
+            log_ema = batch if log_ema is None else torch.logaddexp(log_keep + log_ema, log_rate + batch)
+        # grad of exp(lme - log_ema) is grad E_M[e^T] / ema: the bias-corrected gradient.
+        # After the first step lme - log_ema <= -log(ema_rate): the exponent never overflows.
+        loss = -(t_joint.mean() - torch.exp(log_mean_exp - log_ema))
+        if not torch.isfinite(loss):
+            skipped, log_ema = skipped + 1, start
+            continue
+        if protocol.estimate == "moving_average":  # the bound of this batch, before the update
+            bounds.append(float(t_joint.detach().mean() - log_mean_exp.detach()))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return bounds, skipped
+
+
 def estimate_mutual_information(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -95,9 +208,8 @@ def estimate_mutual_information(
     layers: int = 4,
     seed: int = 0,
     ema_rate: float = 0.01,
-    standardize: bool = True,
+    protocol: MineProtocol = MINE_PROTOCOLS["heldout"],
     eval_passes: int = 4,
-    holdout: float = 0.0,
     device: Optional[str] = None,
     progress: bool = False,
     desc: str = "MINE",
@@ -105,30 +217,22 @@ def estimate_mutual_information(
     """Estimate I(X;Y) in nats from paired rows of ``x`` (N, Dx) and ``y`` (N, Dy).
 
     A fresh statistics network is trained with Adam for ``steps`` mini-batches of
-    ``batch_size`` paired rows (marginal rows by shuffling ``y`` within the batch), with
-    MINE's moving-average gradient correction. The returned value is the
-    Donsker-Varadhan bound of the trained network over all N rows (marginals from
-    ``eval_passes`` random shuffles), clipped below at 0 since MI is non-negative.
-
-    Evaluated on the rows it was trained on (the paper's practice), the bound is biased
-    upwards when the network memorises pairs: many epochs over few rows with a large
-    network. ``holdout`` > 0 trains on the other rows and evaluates on that fraction only,
-    which removes the bias at the cost of a noisier estimate.
+    ``batch_size`` paired rows, with MINE's moving-average gradient correction; the estimate
+    is read as ``protocol`` says (see ``MineProtocol``) and clipped below at 0, since MI is
+    non-negative.
 
     Args:
         x, y: 2-D tensors with the same number of rows; rows are samples.
         steps: optimisation steps (paper: 10k for I(X;T), 20k for I(T;Y)).
-        batch_size: rows per step, capped at N (paper: 5000).
+        batch_size: rows per step, capped at the training rows (paper: 5000).
         lr: Adam learning rate (paper: 1e-4 for I(X;T), 1e-5 for I(T;Y)).
         hidden, layers: the statistics network (paper: 1024, 4).
         seed: seeds the network's initialisation and every sampling.
         ema_rate: weight of the current batch in the moving average of E_M[exp T].
-        standardize: standardise every column of ``x`` and ``y`` first (MI-invariant).
-        eval_passes: shuffles used for the marginal term of the final estimate.
-        holdout: fraction of the rows kept out of training to evaluate the bound on (0: none).
+        protocol: where the estimate is read (default: on held-out rows).
+        eval_passes: shuffles used for the marginal term of the "bound" estimate.
         device: where to train; default CUDA when available, else CPU.
-        progress: show progress (a tqdm bar on a terminal, log lines otherwise); the batch
-            bound is logged at DEBUG every 10% of the steps.
+        progress: show progress (a tqdm bar on a terminal, log lines otherwise).
         desc: label of the progress bar and log lines.
 
     Returns:
@@ -138,11 +242,10 @@ def estimate_mutual_information(
         raise ValueError(f"x and y must be 2-D, got shapes {tuple(x.shape)} and {tuple(y.shape)}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same rows, got {x.shape[0]} and {y.shape[0]}")
-    n = x.shape[0]
-    if n < 2:
-        raise ValueError(f"MINE needs at least 2 samples, got {n}")
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must lie in [0, 1), got {holdout}")
+    if x.shape[0] < 2:
+        raise ValueError(f"MINE needs at least 2 samples, got {x.shape[0]}")
+    if not 0 <= protocol.holdout < 1:
+        raise ValueError(f"holdout must lie in [0, 1), got {protocol.holdout}")
     if steps < 1 or batch_size < 2 or lr <= 0 or not 0 < ema_rate <= 1:
         raise ValueError(f"bad MINE settings: steps={steps}, batch_size={batch_size}, lr={lr}, ema_rate={ema_rate}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -150,59 +253,29 @@ def estimate_mutual_information(
     y = y.detach().to(device=device, dtype=torch.float32)
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError("x and y must be finite (found nan or inf)")
-    if standardize:
+    if protocol.standardize:
         x, y = _standardize(x), _standardize(y)
     generator = torch.Generator().manual_seed(seed)
-    x_eval, y_eval = x, y
-    if holdout > 0:
-        perm = torch.randperm(n, generator=generator).to(device)
-        n_eval = min(n - 2, max(2, round(n * holdout)))
-        x_eval, y_eval = x[perm[:n_eval]], y[perm[:n_eval]]
-        x, y = x[perm[n_eval:]], y[perm[n_eval:]]
-        n = x.shape[0]
-    if batch_size > n:
-        logger.info(f"{desc}: batch size {batch_size} capped at the {n} training samples")
-        batch_size = n
-
+    x, y, x_eval, y_eval = _split_rows(x, y, protocol.holdout, generator)
+    if batch_size > x.shape[0]:
+        logger.info(f"{desc}: batch size {batch_size} capped at the {x.shape[0]} training samples")
+        batch_size = x.shape[0]
     with torch.random.fork_rng(devices=[]):  # initialised on the CPU: only its RNG is used
         torch.manual_seed(seed)
         net = MineNetwork(x.shape[1], y.shape[1], hidden, layers)
-    net = net.to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    log_ema = None  # log of the moving average of E_M[exp T]
-    log_rate, log_keep = math.log(ema_rate), math.log1p(-ema_rate) if ema_rate < 1 else -math.inf
-    skipped = 0
-    log_every = max(1, steps // 10)
-    net.train()
-    for step in progress_of(range(steps), desc, enabled=progress):
-        rows = torch.randint(n, (batch_size,), generator=generator).to(device)
-        shuffled = rows[torch.randperm(batch_size, generator=generator).to(device)]
-        t_joint = net(x[rows], y[rows])
-        t_marginal = net(x[rows], y[shuffled])  # a product-of-marginals sample: (B,)
-        log_mean_exp = _log_mean_exp(t_marginal)
-        with torch.no_grad():  # the moving average starts at the first batch's value
-            batch = log_mean_exp.detach()
-            log_ema = batch if log_ema is None else torch.logaddexp(log_keep + log_ema, log_rate + batch)
-        # grad of exp(lme - log_ema) is grad E_M[e^T] / ema: the bias-corrected gradient.
-        # After the first step lme - log_ema <= -log(ema_rate): the exponent never overflows.
-        loss = -(t_joint.mean() - torch.exp(log_mean_exp - log_ema))
-        if not torch.isfinite(loss):
-            skipped += 1
-            log_ema = None
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if (step + 1) % log_every == 0 and logger.isEnabledFor(logging.DEBUG):
-            bound = float(t_joint.detach().mean() - log_mean_exp.detach())
-            logger.debug(f"{desc}: step {step + 1}/{steps}, batch bound {bound:.4f} nats")
+        if protocol.init_std:
+            _initialise(net, protocol.init_std)
+    bounds, skipped = _train(net.to(device), x, y, steps, batch_size, lr, ema_rate, protocol, generator, progress, desc)
     if skipped:
         logger.warning(f"{desc}: skipped {skipped}/{steps} non-finite steps")
     if skipped == steps:
         return float("nan")
-
-    net.eval()
-    estimate = _evaluate(net, x_eval, y_eval, chunk=max(batch_size, 1024), passes=eval_passes, generator=generator)
+    if protocol.estimate == "moving_average":
+        estimate = sum(bounds[-protocol.window :]) / len(bounds[-protocol.window :])
+    else:
+        net.eval()
+        chunk = max(batch_size, 1024)
+        estimate = _evaluate(net, x_eval, y_eval, chunk=chunk, passes=eval_passes, generator=generator)
     if not math.isfinite(estimate):
         logger.warning(f"{desc}: the final estimate is not finite")
         return float("nan")

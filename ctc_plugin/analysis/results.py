@@ -26,8 +26,20 @@ def write_table(path: str, rows: Sequence[Dict[str, Any]], columns: Sequence[str
     atomic_write_text(path, buffer.getvalue())
 
 
-def read_table(path: str, numeric: Sequence[str] = ()) -> List[Dict[str, Any]]:
-    """Rows written by ``write_table`` (CSV values of ``numeric`` columns parsed as numbers)."""
+def _value(text: str) -> Any:
+    """A CSV cell as the number it spells, or the text."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_table(path: str) -> List[Dict[str, Any]]:
+    """Rows written by ``write_table`` (CSV cells that spell numbers read as numbers)."""
     if not os.path.isfile(path):
         return []
     try:
@@ -41,9 +53,4 @@ def read_table(path: str, numeric: Sequence[str] = ()) -> List[Dict[str, Any]]:
             rows = list(csv.DictReader(f))
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read previous results {path}: {e}") from None
-    for row in rows:
-        for column in numeric:
-            text = row.get(column)
-            if text not in (None, ""):
-                row[column] = int(text) if text.lstrip("-").isdigit() else float(text)
-    return rows
+    return [{key: _value(text) if text else text for key, text in row.items()} for row in rows]

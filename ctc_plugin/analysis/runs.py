@@ -15,6 +15,7 @@ from torch import nn
 from ..backbones import build_from_record
 from ..checkpoint import Checkpoint, load_file
 from ..config import get_cfg, merge_config
+from ..data import NORMALIZATION, build_dataset
 from ..utils.errors import UserError, first_line
 
 
@@ -55,6 +56,20 @@ def load_backbone(path: str) -> Tuple[nn.Module, int]:
     except RuntimeError as e:
         raise UserError(f"checkpoint {path} does not fit the network its record describes: {first_line(e)}") from None
     return model.eval(), int(checkpoint.get("epoch", -1))
+
+
+def run_normalization(cfg: CfgNode) -> Tuple[List[float], List[float]]:
+    """The (mean, std) a run normalised its images with: ``INPUT.PIXEL_MEAN`` / ``PIXEL_STD``, or,
+    in a config that does not record them, the statistics of its training set's style."""
+    if cfg.INPUT.get("PIXEL_MEAN") and cfg.INPUT.get("PIXEL_STD"):
+        return list(cfg.INPUT.PIXEL_MEAN), list(cfg.INPUT.PIXEL_STD)
+    try:
+        mean, std = NORMALIZATION[build_dataset(cfg.DATASETS.TRAIN, cfg.DATASETS.ROOT).style]
+    except UserError as e:
+        raise UserError(
+            f"the run records no INPUT.PIXEL_MEAN / PIXEL_STD and its training set cannot tell: {e}"
+        ) from None
+    return list(mean), list(std)
 
 
 def load_run_config(run_dir: str) -> CfgNode:

@@ -52,8 +52,9 @@ class Sweep:
         self.checkpoints = [select_epochs(list_checkpoints(run), epochs, every) for run in runs]
         self.table_path = table_path
         self.columns = list(columns)
-        numeric = [c for c in columns if c not in ("run", "target", "dataset", "checkpoint")]
-        self.rows: List[Row] = read_table(table_path, numeric=numeric) if resume else []
+        self.rows: List[Row] = read_table(table_path) if resume else []
+        for row in self.rows:  # a label that spells a number is still a label
+            row["run"] = str(row["run"])
 
     def stage_boundary(self) -> Optional[int]:
         """The common IAS -> IRS epoch of the runs, when they all have a stage 2."""

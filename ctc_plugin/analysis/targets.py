@@ -7,16 +7,31 @@ others): the offline default, e.g. Fashion-MNIST pretrained on 5 classes and pro
 the other 5.
 """
 
-from dataclasses import dataclass
-from typing import Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence, Tuple
 
 from torch.utils.data import Dataset
 
-from ..data import ClassificationDataset, build_dataset, random_subset
+from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
+from .release_probe import RELEASE_IMAGE_SIZE, RELEASE_TARGETS
+from .runs import run_normalization
 
-__all__ = ["Target", "build_target_splits", "native_image_size", "resolve_target", "split_names"]
+__all__ = [
+    "PROTOCOLS",
+    "Target",
+    "build_target_splits",
+    "native_image_size",
+    "probe_transform",
+    "protocol_target",
+    "resolve_target",
+    "split_names",
+]
+
+# How a temporal-transfer probe runs: the appendix's schedule on eval-mode features (our
+# default), or the authors' transfer.py (release_probe.py).
+PROTOCOLS = ("appendix", "release")
 
 # Image side that the "mnist" style produces before any resize (28 padded to 32).
 _STYLE_NATIVE_SIZE = {"mnist": 32}
@@ -32,9 +47,12 @@ class Target:
     classes: Tuple[int, ...] = ()
 
     @property
+    def base(self) -> str:
+        return self.train[: -len("_train")] if self.train.endswith("_train") else self.train
+
+    @property
     def description(self) -> str:
-        base = self.train[: -len("_train")] if self.train.endswith("_train") else self.train
-        return f"{base} classes {list(self.classes)}" if self.classes else base
+        return f"{self.base} classes {list(self.classes)}" if self.classes else self.base
 
 
 def split_names(base: str) -> Tuple[str, str]:
@@ -112,3 +130,28 @@ def native_image_size(dataset: Dataset, default: int) -> int:
         return default
     image, _ = dataset[0]
     return min(image.size)
+
+
+def protocol_target(target: Target, protocol: str) -> Target:
+    """The target as ``protocol`` reads it: the release tests CINIC-10 on its valid split."""
+    if protocol == "release" and target.base in RELEASE_TARGETS:
+        return replace(target, test=RELEASE_TARGETS[target.base]["test"])
+    return target
+
+
+def probe_transform(
+    target: Target, train_set: ClassificationDataset, protocol: str, run_config, image_size: int = 0
+) -> Tuple[Callable, int]:
+    """(transform, image side) of the target's images for a network pretrained with ``run_config``.
+
+    "appendix": the target's own size (``native_image_size``) and the normalisation the network
+    was trained with. "release": 32 x 32 and the statistics transfer.py uses for the target
+    (``RELEASE_TARGETS``; the run's own for other targets). ``image_size`` overrides the side.
+    """
+    if protocol == "release":
+        size = image_size or RELEASE_IMAGE_SIZE
+        normalization = RELEASE_TARGETS.get(target.base, {}).get("normalization") or run_normalization(run_config)
+    else:
+        size = image_size or native_image_size(train_set, run_config.INPUT.SIZE)
+        normalization = run_normalization(run_config)
+    return build_transform(train_set.style, False, size, normalization=normalization), size

@@ -1,4 +1,4 @@
-"""The backbone contract, the ResNet builder, and rebuilding a checkpoint's network through the registry."""
+"""The backbone contract, the ResNet and ResNeXt builders, and rebuilding a checkpoint's network by its record."""
 
 from typing import Any, Dict, Mapping, Protocol, runtime_checkable
 
@@ -11,6 +11,7 @@ from ..config import get_cfg
 from ..registry import BACKBONE_REGISTRY
 from ..utils.errors import UserError, first_line
 from .resnet import ResNet
+from .resnext import CifarResNeXt
 
 
 @runtime_checkable
@@ -33,6 +34,15 @@ class Backbone(Protocol):
 def build_resnet(cfg) -> nn.Module:
     """torchvision-keyed ResNet from ``MODEL.DEPTH``, ``MODEL.STEM``, ``MODEL.NUM_CLASSES``."""
     return ResNet(cfg.MODEL.DEPTH, stem=cfg.MODEL.STEM, num_classes=cfg.MODEL.NUM_CLASSES)
+
+
+@BACKBONE_REGISTRY.register()
+def build_cifar_resnext(cfg) -> nn.Module:
+    """The release's CIFAR ResNeXt from ``MODEL.DEPTH`` and ``MODEL.RESNEXT`` (resnext32_16x4d: 32, 16, 4, 4)."""
+    resnext = cfg.MODEL.RESNEXT
+    return CifarResNeXt(
+        resnext.CARDINALITY, cfg.MODEL.DEPTH, resnext.BASE_WIDTH, resnext.WIDEN_FACTOR, cfg.MODEL.NUM_CLASSES
+    )
 
 
 def build_backbone(cfg) -> nn.Module:

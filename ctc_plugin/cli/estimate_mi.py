@@ -3,7 +3,10 @@
 X is the flattened normalised 32x32x3 image, T the backbone's pooled feature and Y the
 one-hot label, over a dataset's test split (default: the run's DATASETS.TEST with its
 DATASETS.CLASSES). MINE uses the appendix's settings by default: 4 FC layers of 1024,
-batch 5000, Adam, lr 1e-4 for 10k steps for I(X;T) and lr 1e-5 for 20k steps for I(T;Y).
+batch 5000, Adam, lr 1e-4 for 10k steps for I(X;T) and lr 1e-5 for 20k steps for I(T;Y); the
+estimate is read on half of the rows, kept out of training (--protocol appendix reads it on the
+training rows as the paper did, --protocol release as the authors' mine.py). T is computed on
+the images normalised as the network was trained.
 Writes OUTPUT_DIR/mutual_information.{csv,json} and OUTPUT_DIR/information_plane.png.
 
     ctc-estimate-mi --run output/ctc --run output/baseline --output-dir output/mi
@@ -18,8 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from ..analysis.linear_probe import extract_features
-from ..analysis.mine import estimate_mutual_information
+from ..analysis.mine import MINE_PROTOCOLS, estimate_mutual_information
 from ..analysis.plots import plot_information_plane
+from ..analysis.runs import run_normalization
 from ..analysis.sweep import Sweep
 from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
 from ..engine import setup_logging
@@ -56,7 +60,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     m.add_argument("--hidden", type=int, default=1024)
     m.add_argument("--layers", type=int, default=4)
     m.add_argument("--ema-rate", type=float, default=0.01, help="moving-average rate of the gradient correction")
-    m.add_argument("--holdout", type=float, default=0.0, help="fraction of rows kept out of training to evaluate on")
+    m.add_argument(
+        "--protocol",
+        choices=sorted(MINE_PROTOCOLS),
+        default="heldout",
+        help="heldout (default): the bound on half of the rows, kept out of training; appendix: on the rows "
+        "it trained on (biased upwards); release: the authors' mine.py (last 500 mini-batch bounds)",
+    )
     m.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     for name, value, least in (
@@ -66,8 +76,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     ):
         if value < least:
             raise UserError(f"{name} is too small: {value}")
-    if not 0 <= args.holdout < 1:
-        raise UserError(f"--holdout must lie in [0, 1), got {args.holdout}")
     return args
 
 
@@ -102,14 +110,14 @@ def measure_all(args: argparse.Namespace) -> None:
         layers=args.layers,
         seed=args.seed,
         ema_rate=args.ema_rate,
-        holdout=args.holdout,
+        protocol=MINE_PROTOCOLS[args.protocol],
         device=device,
         progress=True,
     )
     pixels: Dict[Tuple, torch.Tensor] = {}
 
-    def features(network, dataset, size: int, desc: str):
-        transform = build_transform(dataset.style, False, size)
+    def features(network, dataset, size: int, desc: str, normalization=None):
+        transform = build_transform(dataset.style, False, size, normalization=normalization)
         return extract_features(
             network,
             dataset,
@@ -126,7 +134,7 @@ def measure_all(args: argparse.Namespace) -> None:
         if key not in pixels:  # X depends on the data only: computed once per dataset
             pixels[key] = features(_Pixels(), dataset, args.pixel_size, "pixels")[0]
         where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
-        t, y = features(network.to(device), dataset, size, f"{where} features")
+        t, y = features(network.to(device), dataset, size, f"{where} features", run_normalization(sweep.configs[index]))
         y = torch.nn.functional.one_hot(y, dataset.num_classes).float()
         i_xt = estimate_mutual_information(
             pixels[key], t, steps=args.xt_steps, lr=args.xt_lr, desc=f"{where} I(X;T)", **mine

@@ -80,18 +80,32 @@ def add_pretrain_config(cfg: CN) -> CN:
     """CTC pretraining's keys (in place); returns ``cfg``."""
     # Name of the network builder in ctc_plugin.BACKBONE_REGISTRY.
     cfg.MODEL.BACKBONE = "build_resnet"
-    # ResNet depth: 18, 34, 50 or 101.
+    # ResNet depth: 18, 34, 50 or 101 (build_resnet); CIFAR ResNeXt depth 6n + 2, e.g. 32 (build_cifar_resnext).
     cfg.MODEL.DEPTH = 18
     # "cifar" (3x3 stride-1 conv, no max-pool) or "imagenet" (7x7 stride-2 conv + max-pool).
     cfg.MODEL.STEM = "cifar"
     # Classifier width; 0 takes the number of classes of DATASETS.TRAIN.
     cfg.MODEL.NUM_CLASSES = 0
+    cfg.MODEL.RESNEXT = CN()
+    # build_cifar_resnext (the release's CIFAR ResNeXt): groups of every 3x3 conv, channels per group
+    # and the widening factor; resnext32_16x4d is MODEL.DEPTH 32 with 16, 4, 4.
+    cfg.MODEL.RESNEXT.CARDINALITY = 16
+    cfg.MODEL.RESNEXT.BASE_WIDTH = 4
+    cfg.MODEL.RESNEXT.WIDEN_FACTOR = 4
     # Keep only these class indices (relabelled 0..k-1 in this order); empty keeps all.
     cfg.DATASETS.CLASSES = []
     # Keep only the first this many training images of each class (0 keeps all).
     cfg.DATASETS.IMAGES_PER_CLASS = 0
     # torchvision's AutoAugment (CIFAR10 policy for small images, IMAGENET for large ones).
     cfg.INPUT.AUTO_AUGMENT = False
+    # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.
+    # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True with INPUT.CUTOUT 16.
+    cfg.INPUT.CUTOUT = 0
+    # Per-channel mean and std (0-1 scale) the images are normalised with; empty: the training
+    # set's own statistics, written here when the run starts so that config.yaml, and every
+    # analysis that feeds the network other images, uses what the network was trained with.
+    cfg.INPUT.PIXEL_MEAN = []
+    cfg.INPUT.PIXEL_STD = []
 
     # Epochs of the information aggregation stage (CE + alpha * L_IAS); the baseline's whole schedule.
     cfg.SOLVER.IAS_EPOCHS = 200
@@ -101,6 +115,11 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.SOLVER.IRS_LR_FACTOR = 0.1
     # Stage-1 weight decay is WEIGHT_DECAY * IAS_WEIGHT_DECAY_COEF (the release's weight_decay_coef).
     cfg.SOLVER.IAS_WEIGHT_DECAY_COEF = 1.0
+    # Linear warm-up over this many epochs at the start of training, per iteration (the release's
+    # baseline: 5); 0: none.
+    cfg.SOLVER.WARMUP_EPOCHS = 0
+    # The cosines end at this fraction of their start instead of 0 (the release's baseline: 0.1).
+    cfg.SOLVER.COSINE_FLOOR = 0.0
 
     cfg.CTC = CN()
     # Weight of L_IAS in stage 1 (0 switches the loss off).
@@ -130,10 +149,17 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Refill both memories with the information bank's embeddings of every training image
     # before stage 2 (the release's --update_memory_bank).
     cfg.CTC.IRS.REFILL_MEMORY = False
+    # Embed the refill's images with the training augmentation (the release) instead of the
+    # test transform.
+    cfg.CTC.IRS.REFILL_AUGMENT = False
 
     tt = cfg.TEMPORAL_TRANSFER = CN()
     # TemporalTransferHook: probe every this many epochs during pretraining (and after the last); 0 = off.
     tt.PERIOD_EPOCHS = 0
+    # "appendix": cached eval-mode features, the appendix's schedule (the keys below), the final
+    # accuracy. "release": the authors' transfer.py (train-mode BatchNorm, 32 px, 30 epochs of
+    # cosine, the best epoch; CINIC-10's valid split with its own statistics). See docs/analyses.md.
+    tt.PROTOCOL = "appendix"
     # Base name of the target's registered splits ("stl10" -> stl10_train / stl10_test);
     # "" = the classes of DATASETS.TRAIN that DATASETS.CLASSES held out.
     tt.DATASET = ""

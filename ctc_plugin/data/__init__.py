@@ -4,10 +4,12 @@ from .build import build_dataset, build_test_loader, build_train_loader, shard_i
 from .sampler import EpochBatchSampler
 from .samples import IndexedSamples
 from .subset import Subset, class_subset, random_subset
-from .transforms import build_transform
+from .transforms import NORMALIZATION, Cutout, build_transform
 
 __all__ = [
+    "NORMALIZATION",
     "ClassificationDataset",
+    "Cutout",
     "EpochBatchSampler",
     "IndexedSamples",
     "Subset",

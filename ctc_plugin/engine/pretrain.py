@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..backbones import backbone_record, build_backbone, load_backbone_weights
-from ..data import ClassificationDataset, build_dataset, build_transform
+from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..modeling import CTC, build_ctc
 from ..utils.errors import UserError
 from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
@@ -46,11 +46,14 @@ class CTCTrainer(EpochTrainer):
     def complete_config(cls, cfg, train_set: ClassificationDataset):
         if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
             raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
-        if cfg.MODEL.NUM_CLASSES:
+        if cfg.MODEL.NUM_CLASSES and cfg.INPUT.PIXEL_MEAN and cfg.INPUT.PIXEL_STD:
             return cfg
         cfg = cfg.clone()
         cfg.defrost()
-        cfg.MODEL.NUM_CLASSES = train_set.num_classes
+        cfg.MODEL.NUM_CLASSES = cfg.MODEL.NUM_CLASSES or train_set.num_classes
+        mean, std = NORMALIZATION[train_set.style]
+        cfg.INPUT.PIXEL_MEAN = list(cfg.INPUT.PIXEL_MEAN) or list(mean)
+        cfg.INPUT.PIXEL_STD = list(cfg.INPUT.PIXEL_STD) or list(std)
         cfg.freeze()
         return cfg
 
@@ -83,11 +86,12 @@ class CTCTrainer(EpochTrainer):
         return build_optimizer(cfg, model)
 
     def build_lr_hook(self, cfg) -> HookBase:
-        return hooks.LRScheduler(self.optimizer, build_lr_multiplier(cfg))
+        return hooks.LRScheduler(self.optimizer, build_lr_multiplier(cfg, self.iters_per_epoch))
 
     def build_transforms(self, cfg):
-        style, size = self.train_set.style, cfg.INPUT.SIZE
-        return build_transform(style, True, size, cfg.INPUT.AUTO_AUGMENT), build_transform(style, False, size)
+        style, size, normalization = self.train_set.style, cfg.INPUT.SIZE, (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD)
+        train = build_transform(style, True, size, cfg.INPUT.AUTO_AUGMENT, normalization, cfg.INPUT.CUTOUT)
+        return train, build_transform(style, False, size, normalization=normalization)
 
     def checkpointables(self) -> Dict[str, Any]:
         return {"ctc": _MethodState(self.ctc)}
@@ -98,5 +102,7 @@ class CTCTrainer(EpochTrainer):
         return built
 
     def build_refill_loader(self) -> DataLoader:
-        """Every training image with the test transform; every rank gets the same batch count."""
-        return self.test_loader(self.train_set, pad=True)
+        """Every training image with the test transform (the training augmentation with
+        ``CTC.IRS.REFILL_AUGMENT``); every rank gets the same batch count."""
+        transform = self.train_transform if self.cfg.CTC.IRS.REFILL_AUGMENT else self.test_transform
+        return self.test_loader(self.train_set, pad=True, transform=transform)

@@ -1,10 +1,12 @@
 """CTC's two stages in the trainer: the optimizer, the learning-rate schedule and the stage hook."""
 
 import logging
+import math
 
 import torch
 from detectron2.engine import HookBase
-from fvcore.common.param_scheduler import CompositeParamScheduler, CosineParamScheduler, ParamScheduler
+from detectron2.solver import WarmupParamScheduler
+from fvcore.common.param_scheduler import ParamScheduler
 
 from ..modeling import CTC
 
@@ -22,19 +24,40 @@ def build_optimizer(cfg, ctc: CTC) -> torch.optim.Optimizer:
     )
 
 
-def build_lr_multiplier(cfg) -> ParamScheduler:
-    """Multiplier of BASE_LR over training: a cosine 1 -> 0 over stage 1, then a restart at
-    IRS_LR_FACTOR with its own cosine to 0 over stage 2 (per iteration)."""
-    stage1, stage2 = cfg.SOLVER.IAS_EPOCHS, cfg.SOLVER.IRS_EPOCHS
-    first = CosineParamScheduler(1.0, 0.0)
-    if stage2 == 0:
-        return first
-    total = stage1 + stage2
-    return CompositeParamScheduler(
-        [first, CosineParamScheduler(cfg.SOLVER.IRS_LR_FACTOR, 0.0)],
-        lengths=[stage1 / total, stage2 / total],
-        interval_scaling=["rescaled", "rescaled"],
-    )
+class TwoStageCosine(ParamScheduler):
+    """Multiplier of BASE_LR: a cosine from 1 over stage 1, then a restart at ``restart`` with its
+    own cosine over stage 2; each cosine ends at ``floor`` times its start.
+
+    It works in whole iterations: stage 2 starts at exactly iteration ``stage1_iters`` at any
+    length. (fvcore's ``CompositeParamScheduler`` switches when ``where + 1e-6`` passes the
+    boundary: an iteration early from a million iterations on, ImageNet's length.)
+    """
+
+    def __init__(self, stage1_iters: int, max_iter: int, restart: float = 0.1, floor: float = 0.0) -> None:
+        self.stage1_iters, self.max_iter = stage1_iters, max_iter
+        self.restart, self.floor = restart, floor
+
+    def __call__(self, where: float) -> float:
+        iteration = round(where * self.max_iter)  # LRMultiplier passes iteration / max_iter
+        if iteration < self.stage1_iters:
+            start, progress = 1.0, iteration / self.stage1_iters
+        else:
+            start = self.restart
+            progress = (iteration - self.stage1_iters) / max(1, self.max_iter - self.stage1_iters)
+        end = self.floor * start
+        return end + 0.5 * (start - end) * (1 + math.cos(math.pi * progress))
+
+
+def build_lr_multiplier(cfg, iters_per_epoch: int) -> ParamScheduler:
+    """The schedule of ``SOLVER``: ``TwoStageCosine`` (one stage for the baseline), after a linear
+    warm-up over ``WARMUP_EPOCHS`` (Detectron2's ``WarmupParamScheduler``)."""
+    max_iter = (cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS) * iters_per_epoch
+    stage1_iters = cfg.SOLVER.IAS_EPOCHS * iters_per_epoch if cfg.SOLVER.IRS_EPOCHS else max_iter
+    schedule = TwoStageCosine(stage1_iters, max_iter, cfg.SOLVER.IRS_LR_FACTOR, cfg.SOLVER.COSINE_FLOOR)
+    warmup_iters = cfg.SOLVER.WARMUP_EPOCHS * iters_per_epoch
+    if not warmup_iters:
+        return schedule
+    return WarmupParamScheduler(schedule, 1.0 / warmup_iters, warmup_iters / max_iter, "linear")
 
 
 class CTCStageHook(HookBase):

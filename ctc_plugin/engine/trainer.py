@@ -104,8 +104,10 @@ class EpochTrainer(TrainerBase):
         if cfg.SOLVER.CHANNELS_LAST:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = self.build_optimizer(cfg, self.model)
-        train_transform, self.test_transform = self.build_transforms(cfg)
-        loader = build_train_loader(self.train_set, train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS)
+        self.train_transform, self.test_transform = self.build_transforms(cfg)
+        loader = build_train_loader(
+            self.train_set, self.train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS
+        )
         self._trainer = (_AMPTrainer if self.amp else _SimpleTrainer)(self.model, loader, self.optimizer)
         self.checkpointer = AtomicCheckpointer(
             self.model.backbone,
@@ -212,11 +214,15 @@ class EpochTrainer(TrainerBase):
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         self._trainer.model = create_ddp_model(self.model, device_ids=device_ids)
 
-    def test_loader(self, dataset: ClassificationDataset, pad: bool = False) -> DataLoader:
-        """This process's share of ``dataset`` with the test transform (``pad``: same length on every rank)."""
+    def test_loader(self, dataset: ClassificationDataset, pad: bool = False, transform=None) -> DataLoader:
+        """This process's share of ``dataset``, in order, with the test transform (or ``transform``).
+
+        ``pad``: the same number of batches on every rank.
+        """
         shard = shard_indices(len(dataset), comm.get_rank(), comm.get_world_size(), pad=pad)
+        transform = transform or self.test_transform
         return build_test_loader(
-            dataset, self.test_transform, self.cfg.TEST.IMS_PER_BATCH, self.cfg.DATALOADER.NUM_WORKERS, shard
+            dataset, transform, self.cfg.TEST.IMS_PER_BATCH, self.cfg.DATALOADER.NUM_WORKERS, shard
         )
 
     def evaluate(self) -> Dict[str, float]:
