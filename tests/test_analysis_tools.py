@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -298,6 +299,30 @@ def test_hook_probes_every_k_epochs_and_after_the_last():
         assert storage.latest()["temporal_transfer/top1"][0] == pytest.approx(top1)
     assert 0.0 <= top1 <= 100.0 and backbone.training
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
+
+
+@needs_fashion_mnist
+def test_hook_runs_the_release_protocol_on_a_copy():
+    from detectron2.utils.events import EventStorage
+
+    from ctc_plugin.analysis.hook import TemporalTransferHook
+
+    cfg = hook_config(period_epochs=1)
+    cfg.TEMPORAL_TRANSFER.PROTOCOL = "release"
+    backbone = ResNet(18, stem="cifar", num_classes=5).train()
+    trainer = SimpleNamespace(model=SimpleNamespace(backbone=backbone), iters_per_epoch=3, max_iter=3, iter=2)
+    hook = TemporalTransferHook(cfg, trainer)
+    hook.trainer, hook.release = trainer, replace(hook.release, epochs=2, batch_size=16)
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        top1 = hook.probe(epoch=1)
+    sizes = [step.size for step in hook._transform.transforms if type(step).__name__ == "Resize"]
+    assert 0.0 <= top1 <= 100.0 and sizes == [32]  # the release's 32 px
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())  # BatchNorm drifted on a copy
+    cfg.TEMPORAL_TRANSFER.PROTOCOL = "releases"
+    with pytest.raises(UserError, match="TEMPORAL_TRANSFER.PROTOCOL must be one of appendix, release"):
+        TemporalTransferHook(cfg, trainer)
 
 
 def test_hook_is_off_by_default():
