@@ -180,6 +180,22 @@ def test_tools_turn_bad_input_into_one_line(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "tool, flags, message",
+    [
+        ("temporal_transfer", ["--every", "0"], "--every 0 must be positive"),
+        ("temporal_transfer", ["--lr", "-0.4"], "--lr -0.4 must be positive"),
+        ("temporal_transfer", ["--momentum", "1.5"], "--momentum 1.5 must be in [0, 1)"),
+        ("estimate_mi", ["--xt-lr", "0"], "--xt-lr 0.0 must be positive"),
+        ("estimate_mi", ["--num-workers", "-1"], "--num-workers -1 must be 0 or more"),
+    ],
+)
+def test_analysis_flags_out_of_range_are_one_line(tmp_path, capsys, tool, flags, message):
+    main = {"temporal_transfer": temporal_transfer.main, "estimate_mi": estimate_mi.main}[tool]
+    assert main(["--run", str(tmp_path), *flags]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"{tool}: error: {message}"]
+
+
 # ---- target datasets in their official layouts ------------------------------------------------
 
 

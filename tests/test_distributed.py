@@ -6,6 +6,7 @@ import torch
 from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import launch
 from detectron2.utils import comm
+from rank_dump import rank_state
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.engine import CTCTrainer
@@ -17,15 +18,7 @@ def train_and_dump(cfg, out_dir: str) -> None:
     trainer = CTCTrainer(cfg)
     trainer.resume_or_load(resume=False)
     trainer.train()
-    # Parameters, not BatchNorm running statistics: DDP broadcasts rank 0's buffers before
-    # every forward, and each rank's last forward then updates its own.
-    state = {k: v.detach() for k, v in trainer.ctc.named_parameters()}  # the bank's included
-    irs, ias = trainer.ctc.terms["irs"].criterion, trainer.ctc.terms["ias"].criterion
-    state["irs.memory_current"] = irs.memory_current
-    state["irs.memory_bank"] = irs.memory_bank
-    state["ias.memory"] = ias.memory
-    state["irs.log_z"] = torch.tensor([irs.log_z_current, irs.log_z_bank])
-    torch.save(state, os.path.join(out_dir, f"rank{comm.get_rank()}.pth"))
+    torch.save(rank_state(trainer.ctc), os.path.join(out_dir, f"rank{comm.get_rank()}.pth"))
 
 
 def test_two_processes_hold_identical_memories_and_weights(tmp_path):

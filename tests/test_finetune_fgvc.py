@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -128,6 +130,18 @@ def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     assert "cub200_test: top-1" in evaluated.stdout
 
 
+def assert_same_final_weights_and_momentum(expected_run, actual_run):
+    expected = torch.load(expected_run / "model_final.pth", weights_only=True)
+    actual = torch.load(actual_run / "model_final.pth", weights_only=True)
+    for key, value in expected["model"].items():
+        assert torch.equal(value, actual["model"][key]), key
+    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
+    for index, state in momentum.items():
+        assert torch.equal(
+            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
+        )
+
+
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "5"]
@@ -143,15 +157,7 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights)
 
     resumed = run_tool("--resume", *common, "OUTPUT_DIR", str(interrupted))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    expected = torch.load(tmp_path / "reference" / "model_final.pth", weights_only=True)
-    actual = torch.load(interrupted / "model_final.pth", weights_only=True)
-    for key, value in expected["model"].items():
-        assert torch.equal(value, actual["model"][key]), key
-    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
-    for index, state in momentum.items():
-        assert torch.equal(
-            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
-        )
+    assert_same_final_weights_and_momentum(tmp_path / "reference", interrupted)
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path, weights):
@@ -191,3 +197,33 @@ def test_two_processes_on_cpu(tmp_path, weights):
         results = json.load(f)
     assert results["num_images"] == 2 * NUM_CLASSES  # every test image counted once over both ranks
     assert os.path.isfile(os.path.join(output, "model_final.pth"))
+
+
+def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
+    root = LAYOUTS["cub200"](str(tmp_path / "data"))  # 9 training images: 9 iterations an epoch
+    common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "2"]
+    common += ["SOLVER.IMS_PER_BATCH", "1", "DATALOADER.NUM_WORKERS", "1", "TEST.EVAL_PERIOD_EPOCHS", "0"]
+    common += ["DATASETS.ROOT", root, "MODEL.WEIGHTS", weights["timm"]]
+    reference = run_tool(*common, "OUTPUT_DIR", str(tmp_path / "reference"))
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    interrupted = tmp_path / "interrupted"
+    command = [sys.executable, TOOL, *common, "OUTPUT_DIR", str(interrupted)]
+    with open(tmp_path / "stderr.txt", "w") as err:
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
+        )
+        for line in process.stdout:
+            if "iter: 2 " in line:
+                os.killpg(process.pid, signal.SIGTERM)
+                break
+        process.communicate(timeout=300)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert process.returncode == 75, stderr[-2000:]
+    stopped = int(re.search(r"finetune_fgvc: preempted by SIGTERM after iteration (\d+) of 18;", stderr).group(1))
+    assert stopped < 9 and (interrupted / f"model_iter_{stopped:07d}.pth").exists()  # mid-epoch 1
+
+    resumed = run_tool("--resume", *common, "OUTPUT_DIR", str(interrupted))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"at iteration {stopped}" in resumed.stdout
+    assert_same_final_weights_and_momentum(tmp_path / "reference", interrupted)

@@ -8,16 +8,20 @@ subprocess. docs/reliability.md tabulates every case with its message.
 import hashlib
 import importlib
 import os
+import re
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from cifar_tiny import write_tiny_cifar100
 from coco_tiny import write_tiny_coco
+from PIL import Image
 from random_resnet import random_resnet, save_pretrain_checkpoint
 from test_fgvc_datasets import write_cub
 
@@ -142,20 +146,48 @@ PRETRAIN_CASES = {
         lambda f: ["OUTPUT_DIR!", os.path.join(f["a_file"], "run")],
         ["OUTPUT_DIR", "cannot be written", "is a file, not a folder"],
     ),
+    # Values that cannot work: one line before any process starts.
+    "batch larger than the data": (
+        lambda f: ["SOLVER.IMS_PER_BATCH", "64"],
+        ["32 training images cannot fill one batch of SOLVER.IMS_PER_BATCH 64"],
+    ),
+    "negative learning rate": (lambda f: ["SOLVER.BASE_LR", "-0.1"], ["SOLVER.BASE_LR -0.1 must be positive"]),
+    "no epochs": (
+        lambda f: ["SOLVER.IAS_EPOCHS", "0", "SOLVER.IRS_EPOCHS", "0"],
+        ["SOLVER.IAS_EPOCHS + SOLVER.IRS_EPOCHS is 0: there must be at least one epoch"],
+    ),
+    "negative epochs": (lambda f: ["SOLVER.IRS_EPOCHS", "-1"], ["SOLVER.IRS_EPOCHS -1 must be 0 or more"]),
+    "temperature zero": (lambda f: ["CTC.IRS.TEMPERATURE", "0.0"], ["CTC.IRS.TEMPERATURE 0.0 must be positive"]),
+    "memory momentum one": (lambda f: ["CTC.IAS.MOMENTUM", "1.0"], ["CTC.IAS.MOMENTUM 1.0 must be in [0, 1)"]),
+    "negative K": (lambda f: ["CTC.IRS.NUM_NEGATIVES", "-5"], ["CTC.IRS.NUM_NEGATIVES -5 must be positive"]),
+    "K as large as the data": (
+        lambda f: ["CTC.IAS.NUM_NEGATIVES", "32"],
+        ["CTC.IAS.NUM_NEGATIVES 32 must be below the 32 training images"],
+    ),
+    "batch not divisible by the processes": (
+        lambda f: ["--num-gpus", "3"],
+        ["SOLVER.IMS_PER_BATCH 8 is not divisible by 3 processes"],
+    ),
+    "unknown preemption signal": (
+        lambda f: ["--preemption-signals", "SIGTERM,SIGWHATEVER"],
+        ["unknown signal 'SIGWHATEVER'"],
+    ),
 }
 
 
 def _pretrain_argv(files, output, extra):
     """The tiny run's command line; "--config-file!" and "OUTPUT_DIR!" replace the defaults."""
-    config, opts = PRETRAIN_CONFIG, ["DATASETS.ROOT", files["cifar"], "OUTPUT_DIR", output]
+    config, opts, flags = PRETRAIN_CONFIG, ["DATASETS.ROOT", files["cifar"], "OUTPUT_DIR", output], []
     for key, value in zip(extra[0::2], extra[1::2]):
         if key == "--config-file!":
             config = value
         elif key == "OUTPUT_DIR!":
             opts[3] = value
+        elif key.startswith("--"):
+            flags += [key, value]
         else:
             opts += [key, value]
-    return ["--config-file", config, *PRETRAIN_TINY, *opts]
+    return [*flags, "--config-file", config, *PRETRAIN_TINY, *opts]
 
 
 @pytest.mark.parametrize("case", list(PRETRAIN_CASES))
@@ -233,6 +265,13 @@ TRAIN_NET_CASES = {
     "MODEL.WEIGHTS truncated .pkl": (
         lambda f: ["MODEL.WEIGHTS", f["truncated_pkl"]],
         ["cannot read", "truncated.pkl as a Detectron2 pickle"],
+    ),
+    "negative learning rate": (lambda f: ["SOLVER.BASE_LR", "-0.02"], ["SOLVER.BASE_LR -0.02 must be positive"]),
+    "no iterations": (lambda f: ["SOLVER.MAX_ITER", "0"], ["SOLVER.MAX_ITER 0 must be positive"]),
+    "steps out of order": (lambda f: ["SOLVER.STEPS", "(30,20)"], ["SOLVER.STEPS (30, 20) must increase"]),
+    "positive fraction above one": (
+        lambda f: ["MODEL.ROI_HEADS.POSITIVE_FRACTION", "1.5"],
+        ["MODEL.ROI_HEADS.POSITIVE_FRACTION 1.5 must be in (0, 1]"],
     ),
 }
 
@@ -327,6 +366,24 @@ FGVC_CASES = {
     "OUTPUT_DIR cannot be written": (
         lambda f: ["OUTPUT_DIR", os.path.join(f["a_file"], "out")],
         ["cannot be written", "is a file, not a folder"],
+    ),
+    "no epochs": (lambda f: ["SOLVER.EPOCHS", "0"], ["SOLVER.EPOCHS 0 must be positive"]),
+    "negative learning rate": (lambda f: ["SOLVER.BASE_LR", "-1e-3"], ["SOLVER.BASE_LR -0.001 must be positive"]),
+    "batch larger than the data": (
+        lambda f: ["SOLVER.IMS_PER_BATCH", "512"],
+        ["training images cannot fill one batch of SOLVER.IMS_PER_BATCH 512"],
+    ),
+    "optimizer timm does not know": (
+        lambda f: ["SOLVER.OPTIMIZER", "sgdd"],
+        ["SOLVER.OPTIMIZER 'sgdd': timm refuses it"],
+    ),
+    "scheduler timm does not know": (
+        lambda f: ["SOLVER.SCHEDULER", "cosinus"],
+        ["SOLVER.SCHEDULER 'cosinus': timm refuses it"],
+    ),
+    "crop scale reversed": (
+        lambda f: ["INPUT.SCALE", "(1.0,0.08)"],
+        ["INPUT.SCALE (1.0, 0.08) must be (smallest, largest) area fraction"],
     ),
 }
 
@@ -523,3 +580,135 @@ def test_a_rank_that_dies_ends_the_job_with_one_line(files, tmp_path):
     assert last.startswith("pretrain: error: process "), stderr[-2000:]
     assert "the other processes were stopped" in last
     assert load_file(str(run / "model_epoch_0001.pth"))["epoch"] == 1  # what was written stays whole
+
+
+# ---- faults a long run meets -----------------------------------------------------------------
+def _file_size_limit(limit: int):
+    """``preexec_fn``: the child may write no file larger than ``limit`` bytes (EFBIG beyond)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_with_one_line_and_the_previous_one_loads(files, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, os.path.join(TOOLS, "pretrain.py"), "--config-file", PRETRAIN_CONFIG]
+    command += [*PRETRAIN_TINY, "DATASETS.ROOT", files["cifar"], "OUTPUT_DIR", str(run)]
+    command += ["SOLVER.IRS_EPOCHS", "0", "TEST.EVAL_PERIOD_EPOCHS", "0"]
+    first = subprocess.run(command + ["SOLVER.IAS_EPOCHS", "1"], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    previous = run / "model_final.pth"
+    kept = digest(run)["model_final.pth"]
+
+    resume = command[:4] + ["--resume"] + command[4:] + ["SOLVER.IAS_EPOCHS", "2"]
+    limit = _file_size_limit(os.path.getsize(previous) // 2)  # a disk that fills up mid-write
+    failed = subprocess.run(resume, capture_output=True, text=True, timeout=600, preexec_fn=limit)
+    assert failed.returncode == 2
+    assert "Traceback" not in failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        f"pretrain: error: cannot write checkpoint {run / 'model_epoch_0002.pth'}: File too large; "
+        f"the newest complete checkpoint, {previous}, is intact"
+    ]
+    assert digest(run)["model_final.pth"] == kept and load_file(str(previous))["epoch"] == 1
+    assert not [name for name in os.listdir(run) if name.endswith(".tmp")]  # nothing half-written stays
+
+    resumed = subprocess.run(resume, capture_output=True, text=True, timeout=600)  # the disk has room again
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming from {previous} at iteration 4" in resumed.stdout
+    assert load_file(str(run / "model_final.pth"))["epoch"] == 2
+
+
+def _damage(path, how: str) -> None:
+    with open(path, "rb") as f:
+        content = f.read()
+    with open(path, "wb") as f:
+        f.write(content[: len(content) // 2] if how == "truncated" else b"<html>an error page, not a JPEG</html>")
+
+
+def write_image_folder(root, classes=2, per_class=8):
+    """ROOT/train/<wnid>/*.JPEG, torchvision's ImageFolder layout of ImageNet."""
+    for c in range(classes):
+        folder = root / "train" / f"n0000000{c}"
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            pixels = np.random.default_rng(c * 100 + i).integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"n0000000{c}_{i}.JPEG", format="JPEG")
+    return root
+
+
+def run_tool_process(name, argv):
+    """(exit status, stderr) of ``tools/<name>.py argv`` in its own process, as a user runs it."""
+    command = [sys.executable, os.path.join(TOOLS, f"{name}.py"), *map(str, argv)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stderr
+
+
+@pytest.mark.parametrize("workers, how", [(0, "not an image"), (2, "truncated")])
+def test_an_undecodable_cub_image_is_one_line_naming_file_and_dataset(tmp_path, workers, how):
+    root = write_cub(str(tmp_path / "cub"))
+    bad = os.path.join(root, "CUB_200_2011", "images", "002.Bird_1", "Bird_0003.jpg")  # a training image
+    _damage(bad, how)
+    argv = ["--config-file", os.path.join(REPO, "configs/fgvc/cub200_r50.yaml"), *FGVC_TINY]
+    argv += ["SOLVER.IMS_PER_BATCH", "3", "DATALOADER.NUM_WORKERS", str(workers), "TEST.EVAL_PERIOD_EPOCHS", "0"]
+    argv += ["DATASETS.ROOT", root, "OUTPUT_DIR", str(tmp_path / "out")]
+    status, stderr = run_tool_process("finetune_fgvc", argv)
+    assert_refused(status, stderr, "finetune_fgvc", f"cannot read {bad} of dataset cub200_train: ")
+    assert not (tmp_path / "out" / "model_final.pth").exists()
+
+
+@pytest.mark.parametrize("workers, how", [(0, "truncated"), (2, "not an image")])
+def test_an_undecodable_imagenet_image_is_one_line_naming_file_and_dataset(tmp_path, workers, how):
+    root = write_image_folder(tmp_path / "imagenet")
+    bad = root / "train" / "n00000001" / "n00000001_3.JPEG"
+    _damage(bad, how)
+    argv = ["--config-file", PRETRAIN_CONFIG, *PRETRAIN_TINY, "DATALOADER.NUM_WORKERS", str(workers)]
+    argv += ["DATASETS.TRAIN", "imagenet_train", "DATASETS.TEST", "", "DATASETS.ROOT", str(root)]
+    argv += ["SOLVER.IAS_EPOCHS", "1", "SOLVER.IRS_EPOCHS", "0", "OUTPUT_DIR", str(tmp_path / "out")]
+    status, stderr = run_tool_process("pretrain", argv)
+    assert_refused(status, stderr, "pretrain", f"cannot read {bad} of dataset imagenet_train: ")
+
+
+def _forked_children(pid):
+    """Process ids of the children of ``pid`` that run its own command line (its loader workers)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        own = f.read()
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and command == own:
+            children.append(int(entry))
+    return children
+
+
+def test_a_killed_loader_worker_ends_the_run_with_one_line_and_resume_continues(files, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, os.path.join(TOOLS, "pretrain.py"), "--config-file", PRETRAIN_CONFIG]
+    command += [*PRETRAIN_TINY, "DATASETS.ROOT", files["cifar"], "OUTPUT_DIR", str(run), "DATALOADER.NUM_WORKERS", "2"]
+    command += ["SOLVER.IAS_EPOCHS", "4", "SOLVER.IRS_EPOCHS", "0", "TEST.EVAL_PERIOD_EPOCHS", "0"]
+    command += ["SOLVER.CHECKPOINT_PERIOD_ITERS", "2", "TRAINER.LOG_PERIOD", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "iter: 5 " in line:
+            workers = _forked_children(process.pid)
+            assert len(workers) == 2
+            os.kill(workers[0], signal.SIGKILL)  # the out-of-memory killer takes a worker
+            break
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: a data loader worker died at iteration "), stderr
+    assert f"DataLoader worker (pid {workers[0]}) is killed by signal: Killed" in lines[0] or (
+        f"DataLoader worker (pid(s) {workers[0]}) exited unexpectedly" in lines[0]
+    )  # torch says one or the other, depending on where it notices
+    last_good = re.search(r"The last good checkpoint is (\S+) \(--resume continues from it\)", lines[0]).group(1)
+    assert load_file(last_good)["iteration"] >= 3
+
+    resumed = subprocess.run(command[:4] + ["--resume"] + command[4:], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming from {last_good}" in resumed.stdout
+    assert load_file(str(run / "model_final.pth"))["epoch"] == 4

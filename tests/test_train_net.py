@@ -6,6 +6,7 @@ only size, batch and iteration overrides (plus the CPU and the output folder).
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -98,3 +99,43 @@ def test_bad_input_is_one_line(tmp_path):
         "(docs/detectron2.md says how to make it)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_after_the_iteration_with_a_checkpoint_that_resume_takes(tmp_path):
+    """Detectron2's trainer preempted: a checkpoint at the iteration, exit 75, --resume continues there.
+    (Detectron2's data stream restarts on resume, so this resume is exact in its weights and
+    schedule, not in its data order.)"""
+    datasets = write_tiny_coco(tmp_path / "datasets")
+    state_dict, arch = load_resnet_state_dict(random_resnet(18, seed=21).state_dict())
+    weights = str(tmp_path / "converted.pkl")
+    save_detectron2_pickle(detectron2_checkpoint(state_dict, arch, "test")[0], weights)
+    output = str(tmp_path / "output")
+    command = [sys.executable, "tools/train_net.py", "--config-file", "configs/coco_maskrcnn_ctc.yaml", *TINY]
+    command += ["SOLVER.MAX_ITER", "6", "SOLVER.CHECKPOINT_PERIOD", "2", "DATALOADER.NUM_WORKERS", "1"]
+    command += ["MODEL.WEIGHTS", weights, "OUTPUT_DIR", output]
+    env = dict(os.environ, DETECTRON2_DATASETS=datasets)
+    with open(tmp_path / "stderr.txt", "w") as err:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
+        )
+        for line in process.stdout:
+            if "model_0000001.pth" in line:  # the periodic checkpoint after 2 iterations
+                os.killpg(process.pid, signal.SIGTERM)  # the scheduler signals the whole job
+                break
+        process.communicate(timeout=600)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert process.returncode == 75, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"train_net: preempted by SIGTERM after iteration (\d+) of 6; checkpoint (\S+) written .*", last
+    )
+    assert match, stderr[-3000:]
+    stopped = int(match.group(1))
+    assert match.group(2) == os.path.join(output, f"model_{stopped - 1:07d}.pth") and os.path.isfile(match.group(2))
+
+    resumed = subprocess.run(
+        command[:4] + ["--resume"] + command[4:], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Starting training from iteration {stopped}" in resumed.stdout
+    assert os.path.isfile(os.path.join(output, "model_final.pth"))

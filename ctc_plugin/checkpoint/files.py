@@ -2,7 +2,9 @@
 
 Every trainer writes ``OUTPUT_DIR/model_epoch_0007.pth`` after epoch 7 (every
 ``SOLVER.CHECKPOINT_PERIOD_EPOCHS``), ``model_final.pth`` after the last iteration, and
-names the newest in ``last_checkpoint``. Writes are atomic: an interrupted one leaves a
+names the newest in ``last_checkpoint``. Mid-epoch, ``model_iter_0001234.pth`` (after 1234
+iterations; ``SOLVER.CHECKPOINT_PERIOD_ITERS`` and preemption) serves resume only: the
+analyses list epoch checkpoints. Writes are atomic: an interrupted one leaves a
 hidden temporary file that is never a candidate.
 """
 

@@ -2,21 +2,28 @@
 
 Every ``ctc_plugin.cli.<tool>.main(argv)`` returns its exit status: 0 on success, 2 when
 input is refused (``<tool>: error: <one line>`` on stderr, never a traceback), 1 when a
-launched process failed, 130 when interrupted. A launched worker process that fails ends
-the whole job (``torch.multiprocessing`` stops the other processes) and the parent says so
-in one line; a worker's own refusal is printed by the worker, and the parent exits with 2.
-Collectives wait at most ``--dist-timeout`` minutes for a process that is gone.
+launched process failed, 75 when a preemption signal stopped training with a checkpoint,
+130 when interrupted. A launched worker process that fails ends the whole job
+(``torch.multiprocessing`` stops the other processes) and the parent says so in one line; a
+worker's own refusal is printed by the worker, and the parent exits with 2. Collectives wait
+at most ``--dist-timeout`` minutes for a process that is gone.
+
+Processes: Detectron2's ``launch`` starts ``--num-gpus`` per machine, unless ``torchrun`` or
+``srun`` started this one (``ctc_plugin.engine.launch``): then it joins their process group.
 """
 
 import argparse
 import datetime
+import logging
+import multiprocessing
 import sys
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 from ..analysis.results import FORMATS
-from ..utils.errors import UserError
+from ..utils import signals
+from ..utils.errors import PREEMPTED_STATUS, Preempted, UserError
 
 # Exit status of input refused with one line (also a worker's, which printed its line itself).
 USER_ERROR_STATUS = 2
@@ -45,6 +52,13 @@ def training_parser(description: str) -> ArgumentParser:
     parser.add_argument(
         "--dist-timeout", type=float, default=30.0, help="minutes a collective waits for a process that is gone"
     )
+    parser.add_argument(
+        "--preemption-signals",
+        default=",".join(signals.DEFAULT_SIGNALS),
+        metavar="NAMES",
+        help="signals that stop training after the current iteration with a checkpoint, exit status "
+        f"{PREEMPTED_STATUS} (default %(default)s; none: off)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides, after the flags")
     return parser
 
@@ -56,7 +70,38 @@ def parse_training_args(parser: ArgumentParser, argv: Optional[Sequence[str]]) -
         raise UserError("--num-gpus and --num-machines must be positive and --machine-rank below --num-machines")
     if args.num_machines > 1 and args.dist_url == "auto":
         raise UserError("several machines need --dist-url tcp://HOST:PORT of machine 0")
+    if args.dist_timeout <= 0:
+        raise UserError(f"--dist-timeout must be positive minutes, got {args.dist_timeout}")
+    names = "" if args.preemption_signals.lower() == "none" else args.preemption_signals
+    args.preemption_signals = list(signals.signal_numbers(names.split(",")).values())
+    launched = _launched_process()
+    if launched is not None and (args.num_gpus > 1 or args.num_machines > 1):
+        raise UserError(
+            f"{launched.launcher} started {launched.world_size} processes: drop --num-gpus and --num-machines"
+        )
     return args
+
+
+def world_size(args: argparse.Namespace) -> int:
+    """The number of training processes the job will have."""
+    launched = _launched_process()
+    return launched.world_size if launched is not None else args.num_gpus * args.num_machines
+
+
+def check_flags(
+    args: argparse.Namespace,
+    positive: Sequence[str] = (),
+    non_negative: Sequence[str] = (),
+    fraction: Sequence[str] = (),
+) -> None:
+    """Refuse, with one line, a numeric flag out of its range (flags left unset are skipped)."""
+    ranges = [(positive, lambda v: v > 0, "be positive"), (non_negative, lambda v: v >= 0, "be 0 or more")]
+    ranges.append((fraction, lambda v: 0 <= v < 1, "be in [0, 1)"))
+    for names, holds, requirement in ranges:
+        for name in names:
+            value = getattr(args, name)
+            if value is not None and not holds(value):
+                raise UserError(f"--{name.replace('_', '-')} {value} must {requirement}")
 
 
 def sweep_parser(description: str, output_dir: str) -> Tuple[ArgumentParser, argparse._ArgumentGroup]:
@@ -78,12 +123,16 @@ def sweep_parser(description: str, output_dir: str) -> Tuple[ArgumentParser, arg
 
 def train_epochs(trainer_class, cfg, args: argparse.Namespace) -> Dict[str, Any]:
     """What every process of an epoch trainer's tool runs: setup, resume, then train (or only evaluate)."""
-    from ..engine import default_setup
+    from ..engine import PreemptionHook, default_setup
 
     default_setup(cfg, args)
     trainer = trainer_class(cfg)
     trainer.resume_or_load(resume=args.resume)
-    return trainer.test() if args.eval_only else trainer.train()
+    if args.eval_only:
+        return trainer.test()
+    if args.preemption_signals:
+        trainer.register_hooks([PreemptionHook(trainer.periodic_checkpointer.save_iteration, args.preemption_signals)])
+    return trainer.train()
 
 
 def int_list(values: Any, what: str) -> List[int]:
@@ -101,13 +150,39 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+def _launched_process():
+    from ..engine.launch import detect_launcher
+
+    return detect_launcher()
+
+
+def _reports(every_rank: bool = True) -> bool:
+    """Whether this process prints the job's line. Before the process group forms, a launcher's
+    processes all check the same input: only its first one says what is wrong. Afterwards every
+    process reports its own failure, and only rank 0 what they share (``every_rank=False``)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return every_rank or dist.get_rank() == 0
+    try:
+        launched = _launched_process()
+    except UserError:
+        return True
+    return launched is None or launched.rank == 0
+
+
 def run(tool: str, body: Callable[[], None]) -> int:
     """Run ``body`` and return the tool's exit status; every failure a user can act on is one line."""
     try:
         body()
     except UserError as e:
-        print(f"{tool}: error: {e}", file=sys.stderr)
+        if _reports():
+            print(f"{tool}: error: {e}", file=sys.stderr)
         return USER_ERROR_STATUS
+    except Preempted as e:
+        if _reports(every_rank=False):
+            print(f"{tool}: {e}", file=sys.stderr)
+        return PREEMPTED_STATUS
     except KeyboardInterrupt:
         print(f"{tool}: interrupted", file=sys.stderr)
         return 130
@@ -119,8 +194,8 @@ def run(tool: str, body: Callable[[], None]) -> int:
         )
         return 1
     except ProcessExitedException as e:
-        if e.exit_code == USER_ERROR_STATUS:
-            return USER_ERROR_STATUS  # the worker already said why
+        if e.exit_code in (USER_ERROR_STATUS, PREEMPTED_STATUS):
+            return e.exit_code  # the first worker already said why
         how = f"was killed by {e.signal_name}" if e.signal_name else f"exited with status {e.exit_code}"
         print(
             f"{tool}: error: process {e.error_index} {how}; the other processes were stopped (continue with --resume)",
@@ -135,7 +210,8 @@ def run(tool: str, body: Callable[[], None]) -> int:
 class _Worker:
     """What ``launch`` runs in every process: ``train(args)``, a refusal being one line and exit 2.
 
-    A class, not a closure, so that ``torch.multiprocessing`` can pickle it.
+    The preemption signals are watched from here on, when it trains. A class, not a closure,
+    so that ``torch.multiprocessing`` can pickle it.
     """
 
     def __init__(self, train: Callable[[argparse.Namespace], None], tool: str) -> None:
@@ -143,21 +219,46 @@ class _Worker:
         self.tool = tool
 
     def __call__(self, args: argparse.Namespace) -> None:
-        status = run(self.tool, lambda: self.train(args))
+        if not args.eval_only:
+            signals.watch(args.preemption_signals)
+            # A process that Detectron2's launch spawned would spawn its loader workers too; fork
+            # them, as a single-process run does, so that they keep the preemption signals blocked.
+            if multiprocessing.get_start_method(allow_none=True) != "fork" and sys.platform == "linux":
+                multiprocessing.set_start_method("fork", force=True)
+        try:
+            status = run(self.tool, lambda: self.train(args))
+        finally:
+            signals.unwatch()
         if status:
             sys.exit(status)
 
 
 def launch(train: Callable[[argparse.Namespace], None], args: argparse.Namespace, tool: str) -> None:
-    """``detectron2.engine.launch`` of ``train(args)`` with the command line's process flags."""
+    """Run ``train(args)`` in every process of the job.
+
+    Under ``torchrun`` or ``srun`` this process joins their process group and runs it itself;
+    otherwise ``detectron2.engine.launch`` starts ``--num-gpus`` processes (or runs it here when
+    that is one), and this process passes the preemption signals on to them.
+    """
     from detectron2.engine import launch as detectron2_launch
 
-    detectron2_launch(
-        _Worker(train, tool),
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-        timeout=datetime.timedelta(minutes=args.dist_timeout),
-    )
+    from ..engine.launch import join_process_group
+
+    timeout = datetime.timedelta(minutes=args.dist_timeout)
+    launched = _launched_process()
+    if launched is not None:
+        join_process_group(launched, timeout)
+        _Worker(train, tool)(args)
+        return
+    # The processes' own lines say why they stopped; not torch's "Terminating process ..." as well.
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    with signals.ForwardToChildren(args.preemption_signals if args.num_gpus * args.num_machines > 1 else []):
+        detectron2_launch(
+            _Worker(train, tool),
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+            timeout=timeout,
+        )

@@ -29,7 +29,7 @@ from ..data import ClassificationDataset, build_dataset, build_transform, random
 from ..engine import setup_logging
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
-from .common import int_list, run, sweep_parser
+from .common import check_flags, int_list, run, sweep_parser
 
 TOOL = "estimate_mi"
 COLUMNS = ("run", "epoch", "I_XT", "I_TY", "dataset", "samples", "checkpoint")
@@ -69,13 +69,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     )
     m.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    for name, value, least in (
-        ("--xt-steps", args.xt_steps, 1),
-        ("--ty-steps", args.ty_steps, 1),
-        ("--batch-size", args.batch_size, 2),
-    ):
-        if value < least:
-            raise UserError(f"{name} is too small: {value}")
+    positive = ("every", "feature_batch_size", "xt_steps", "ty_steps", "xt_lr", "ty_lr", "hidden", "layers")
+    positive += ("pixel_size", "ema_rate")
+    check_flags(args, positive, non_negative=("num_workers", "max_samples", "image_size"))
+    if args.batch_size < 2 or args.ema_rate > 1:
+        raise UserError(
+            f"--batch-size must be 2 or more and --ema-rate at most 1, got {args.batch_size}, {args.ema_rate}"
+        )
     return args
 
 

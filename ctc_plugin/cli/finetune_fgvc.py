@@ -21,7 +21,7 @@ from ..config import merge_config
 from ..fgvc import get_fgvc_cfg
 from ..fgvc.trainer import FGVCTrainer
 from ..utils.errors import UserError
-from .common import launch, parse_training_args, run, train_epochs, training_parser
+from .common import launch, parse_training_args, run, train_epochs, training_parser, world_size
 
 TOOL = "finetune_fgvc"
 
@@ -46,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any process is started or any file written.
-        FGVCTrainer.check_inputs(setup(args), resume=args.resume)
+        FGVCTrainer.check_inputs(setup(args), resume=args.resume, world_size=world_size(args))
         launch(train, args, TOOL)
 
     return run(TOOL, body)

@@ -32,7 +32,7 @@ from ..config import get_cfg
 from ..engine import setup_logging
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
-from .common import int_list, run, sweep_parser
+from .common import check_flags, int_list, run, sweep_parser
 
 TOOL = "temporal_transfer"
 COLUMNS = (
@@ -68,7 +68,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     s.add_argument("--weight-decay", type=float, help="weight decay (appendix 0, release 5e-4)")
     s.add_argument("--seed", type=int, default=0, help="the probe's initialisation, batch order and sample limits")
     compute.add_argument("--cache-dir", default="", help="appendix: keep extracted features here, reuse them")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    positive = ("every", "feature_batch_size", "steps", "gamma", "schedule_scale", "probe_epochs", "batch_size", "lr")
+    non_negative = ("num_workers", "image_size", "max_train_samples", "max_test_samples", "weight_decay")
+    check_flags(args, positive, non_negative, fraction=("momentum",))
+    return args
 
 
 def probe_settings(args: argparse.Namespace) -> Union[ProbeSchedule, ReleaseProbe]:

@@ -22,9 +22,9 @@ from detectron2.utils import comm
 from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
 from ..detection.checks import check_detection_inputs
-from ..engine import setup_logging
+from ..engine import PreemptionHook, setup_logging
 from ..utils.errors import UserError
-from .common import launch, parse_training_args, run, training_parser
+from .common import launch, parse_training_args, run, training_parser, world_size
 
 TOOL = "train_net"
 
@@ -42,6 +42,12 @@ class Trainer(DefaultTrainer):
             trainer=weakref.proxy(self),
         )
         return super().build_hooks()
+
+    def save_iteration(self, iteration: int) -> str:
+        """A checkpoint after ``iteration``, named as Detectron2's periodic ones (``model_0004999.pth``)."""
+        name = f"model_{iteration:07d}"
+        self.checkpointer.save(name, iteration=iteration)
+        return os.path.join(self.cfg.OUTPUT_DIR, f"{name}.pth")
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_folder: Optional[str] = None) -> COCOEvaluator:
@@ -81,6 +87,8 @@ def train(args: argparse.Namespace):
         return results
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)
+    if args.preemption_signals:
+        trainer.register_hooks([PreemptionHook(trainer.save_iteration, args.preemption_signals)])
     return trainer.train()
 
 
@@ -88,7 +96,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any worker is spawned or any file written.
-        check_detection_inputs(build_config(args), resume=args.resume, eval_only=args.eval_only)
+        check_detection_inputs(
+            build_config(args), resume=args.resume, eval_only=args.eval_only, world_size=world_size(args)
+        )
         launch(train, args, TOOL)
 
     return run(TOOL, body)

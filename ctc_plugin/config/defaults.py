@@ -52,6 +52,10 @@ def add_engine_config(cfg: CN) -> CN:
     cfg.SOLVER.CHANNELS_LAST = False
     # Save OUTPUT_DIR/model_epoch_XXXX.pth every this many epochs (the analyses read every one).
     cfg.SOLVER.CHECKPOINT_PERIOD_EPOCHS = 1
+    # Also save OUTPUT_DIR/model_iter_XXXXXXX.pth every this many iterations within an epoch, for
+    # resume only (each replaces the previous one; the next epoch checkpoint replaces them); 0: never.
+    # A preemption signal writes the same file after the current iteration.
+    cfg.SOLVER.CHECKPOINT_PERIOD_ITERS = 0
     # Keep only the newest this many epoch checkpoints (model_final.pth is always kept); 0 keeps all.
     cfg.SOLVER.MAX_CHECKPOINTS = 0
 

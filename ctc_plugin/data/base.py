@@ -1,11 +1,16 @@
 """The dataset contract: a map-style dataset of ``(PIL image, label)`` with class metadata."""
 
 import os
-from typing import Any, Iterable, List, Sequence, Tuple
+import struct
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
+from PIL import Image
 from torch.utils.data import Dataset
 
-from ..utils.errors import UserError
+from ..utils.errors import UserError, first_line
+
+# What PIL raises for a file that is missing, truncated, not an image or corrupt inside.
+IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
 
 
 class ClassificationDataset(Dataset):
@@ -15,9 +20,13 @@ class ClassificationDataset(Dataset):
     ``classes`` (class names), set ``style`` to the augmentation family that suits
     the images ("cifar": small images cropped with padding, "imagenet": large images
     cropped and resized, "mnist": 28x28 grey), and implement ``load_image(i)`` -> PIL.
+    Datasets read from image files fill ``image_paths`` (one per sample): an image that cannot
+    be read is then named by its file. ``build_dataset`` sets ``name`` to the registered name.
     """
 
     style: str = "imagenet"
+    name: str = ""
+    image_paths: Optional[List[str]] = None
 
     def __init__(self, targets: Sequence[int], classes: Sequence[str]) -> None:
         self.targets: List[int] = [int(t) for t in targets]
@@ -33,8 +42,17 @@ class ClassificationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
+    def source(self, index: int) -> str:
+        """Where sample ``index`` comes from: its file, or its position."""
+        return self.image_paths[index] if self.image_paths is not None else f"image {index}"
+
     def __getitem__(self, index: int) -> Tuple[Any, int]:
-        return self.load_image(index), self.targets[index]
+        try:
+            image = self.load_image(index)
+        except IMAGE_ERRORS as e:
+            name = self.name or type(self).__name__
+            raise UserError(f"cannot read {self.source(index)} of dataset {name}: {first_line(e)}") from None
+        return image, self.targets[index]
 
 
 def require_files(dataset: str, folder: str, names: Iterable[str]) -> None:

@@ -29,6 +29,7 @@ def build_dataset(
     if root and not os.path.isdir(root):
         raise UserError(f"dataset root not found: {root}")
     dataset = DATASET_REGISTRY.get(name)(root)
+    dataset.name = name
     if len(dataset) == 0:
         raise UserError(f"dataset {name} in {root} is empty")
     if classes or images_per_class:

@@ -31,17 +31,17 @@ class CINIC10(ClassificationDataset):
         classes = sorted(e.name for e in os.scandir(folder) if e.is_dir())
         if not classes:
             raise UserError(f"CINIC-10 folder {folder} has no class folders")
-        self.files: List[str] = []
+        self.image_paths: List[str] = []
         targets: List[int] = []
         for label, name in enumerate(classes):
             class_dir = os.path.join(folder, name)
             files = sorted(e.name for e in os.scandir(class_dir) if e.name.lower().endswith(EXTENSIONS))
-            self.files += [os.path.join(class_dir, f) for f in files]
+            self.image_paths += [os.path.join(class_dir, f) for f in files]
             targets += [label] * len(files)
         super().__init__(targets, classes)
 
     def load_image(self, index: int) -> Image.Image:
-        with Image.open(self.files[index]) as image:
+        with Image.open(self.image_paths[index]) as image:
             return image.convert("RGB")
 
 

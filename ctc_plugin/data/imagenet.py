@@ -23,9 +23,10 @@ class ImageNet(ClassificationDataset):
         except (FileNotFoundError, RuntimeError) as e:
             raise UserError(f"no images in {folder}: {e}") from None
         super().__init__(self.index.targets, self.index.classes)
+        self.image_paths = [path for path, _ in self.index.samples]
 
     def load_image(self, index: int) -> Image.Image:
-        return self.index.loader(self.index.samples[index][0])
+        return self.index.loader(self.image_paths[index])
 
 
 @DATASET_REGISTRY.register()

@@ -22,7 +22,7 @@ class Subset(ClassificationDataset):
     ) -> None:
         self.dataset = dataset
         self.indices = list(indices)
-        self.style = dataset.style
+        self.style, self.name = dataset.style, dataset.name
         if classes is None:
             super().__init__([dataset.targets[i] for i in self.indices], dataset.classes)
         else:
@@ -32,6 +32,9 @@ class Subset(ClassificationDataset):
 
     def load_image(self, index: int) -> Any:
         return self.dataset.load_image(self.indices[index])
+
+    def source(self, index: int) -> str:
+        return self.dataset.source(self.indices[index])
 
 
 def class_subset(

@@ -4,6 +4,7 @@ import difflib
 import os
 
 from ..checkpoint import find_resume_checkpoint
+from ..config.checks import Rule, check_batch_split, check_values, fraction, non_negative, positive
 from ..convert.source import describe_arch
 from ..utils.errors import UserError
 from ..utils.io import check_writable_folder
@@ -34,14 +35,51 @@ def check_detection_datasets(names) -> None:
             raise UserError(f"dataset {name}: missing image folder {image_root}")
 
 
-def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False) -> None:
-    """Refuse bad input up front: ``OUTPUT_DIR``, the datasets, ``MODEL.WEIGHTS`` and, with
-    ``resume``, the checkpoint resume would take (it must hold the same ResNet).
+# Detectron2's keys whose values cannot work (its own asserts would end in a traceback).
+DETECTION_RULES = (
+    positive("SOLVER.IMS_PER_BATCH"),
+    positive("SOLVER.BASE_LR"),
+    positive("SOLVER.MAX_ITER"),
+    fraction("SOLVER.MOMENTUM"),
+    non_negative("SOLVER.WEIGHT_DECAY"),
+    positive("SOLVER.GAMMA"),
+    positive("SOLVER.STEPS"),
+    non_negative("SOLVER.WARMUP_ITERS"),
+    Rule("SOLVER.WARMUP_FACTOR", lambda v: 0 < v <= 1, "be in (0, 1]"),
+    positive("SOLVER.CHECKPOINT_PERIOD"),
+    non_negative("TEST.EVAL_PERIOD"),
+    non_negative("DATALOADER.NUM_WORKERS"),
+    positive("INPUT.MIN_SIZE_TRAIN"),
+    positive("INPUT.MAX_SIZE_TRAIN"),
+    non_negative("INPUT.MIN_SIZE_TEST"),
+    positive("INPUT.MAX_SIZE_TEST"),
+    positive("MODEL.ROI_HEADS.NUM_CLASSES"),
+    positive("MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE"),
+    Rule("MODEL.ROI_HEADS.POSITIVE_FRACTION", lambda v: 0 < v <= 1, "be in (0, 1]"),
+    positive("MODEL.RPN.BATCH_SIZE_PER_IMAGE"),
+    Rule("MODEL.RPN.POSITIVE_FRACTION", lambda v: 0 < v <= 1, "be in (0, 1]"),
+)
+
+
+def check_detection_values(cfg, world_size: int = 1) -> None:
+    """``DETECTION_RULES``, increasing learning-rate steps, the batch over the processes."""
+    check_values(cfg, DETECTION_RULES)
+    solver = cfg.SOLVER
+    if list(solver.STEPS) != sorted(solver.STEPS):  # steps past MAX_ITER are ignored by Detectron2
+        raise UserError(f"SOLVER.STEPS {tuple(solver.STEPS)} must increase")
+    check_batch_split(cfg, world_size)
+
+
+def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False, world_size: int = 1) -> None:
+    """Refuse bad input up front: ``OUTPUT_DIR``, values that cannot work, the datasets,
+    ``MODEL.WEIGHTS`` and, with ``resume``, the checkpoint resume would take (it must hold the
+    same ResNet).
 
     Raises:
         UserError: naming the problem.
     """
     check_writable_folder(cfg.OUTPUT_DIR)
+    check_detection_values(cfg, world_size)
     check_detection_datasets(list(cfg.DATASETS.TEST) + ([] if eval_only else list(cfg.DATASETS.TRAIN)))
     prefix = cfg.MODEL.CTC.WEIGHTS_PREFIX
     configured = choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights

@@ -2,6 +2,7 @@
 
 from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckpointer
 from .evaluation import classification_accuracy
+from .preemption import PreemptionHook
 from .pretrain import CTCTrainer
 from .setup import default_setup, setup_logging
 from .stages import CTCStageHook
@@ -14,6 +15,7 @@ __all__ = [
     "CTCTrainer",
     "EpochCheckpointer",
     "EpochTrainer",
+    "PreemptionHook",
     "classification_accuracy",
     "default_setup",
     "setup_logging",

@@ -7,6 +7,7 @@ pretraining ``"backbone"``, the record the analyses rebuild it from), ``"epoch"`
 tensors and plain containers, so it loads with ``weights_only=True``.
 """
 
+import glob
 import os
 from typing import Any, Dict, Mapping, Optional
 
@@ -15,7 +16,7 @@ from detectron2.engine import hooks
 from fvcore.common.checkpoint import Checkpointer
 
 from ..checkpoint import FINAL_CHECKPOINT, LAST_CHECKPOINT, find_resume_checkpoint, load_file, resume_candidates
-from ..utils.errors import UserError
+from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_torch_save, atomic_write_text
 
 
@@ -40,8 +41,13 @@ class AtomicCheckpointMixin:
         basename = f"{name}.pth"
         save_file = os.path.join(self.save_dir, basename)
         self.logger.info(f"Saving checkpoint to {save_file}")
-        atomic_torch_save(data, save_file)
-        self.tag_last_checkpoint(basename)
+        try:
+            atomic_torch_save(data, save_file)
+            self.tag_last_checkpoint(basename)
+        except OSError as e:  # a full disk, a file-size limit, a lost mount: nothing half-written stays
+            previous = find_resume_checkpoint(self.save_dir)
+            kept = f"the newest complete checkpoint, {previous}, is intact" if previous else "no checkpoint was written"
+            raise UserError(f"cannot write checkpoint {save_file}: {e.strerror or first_line(e)}; {kept}") from None
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         atomic_write_text(os.path.join(self.save_dir, LAST_CHECKPOINT), last_filename_basename)
@@ -114,25 +120,55 @@ class EpochCheckpointer(hooks.PeriodicCheckpointer):
     """Detectron2's periodic checkpointer, naming files by epoch: ``model_epoch_0007.pth``.
 
     Saves every ``period_epochs`` epochs and ``model_final.pth`` after the last step; with
-    ``max_to_keep`` the oldest epoch files of this run are deleted.
+    ``max_to_keep`` the oldest epoch files of this run are deleted. Mid-epoch it writes
+    ``model_iter_0001234.pth`` (after 1234 iterations) every ``period_iters`` iterations and when
+    a run is preempted (``save_iteration``): each replaces the previous one, and the next epoch
+    checkpoint replaces them all, so they serve resume only.
     """
 
-    def __init__(self, checkpointer, period_epochs: int, iters_per_epoch: int, max_to_keep: int = 0) -> None:
+    def __init__(
+        self, checkpointer, period_epochs: int, iters_per_epoch: int, max_to_keep: int = 0, period_iters: int = 0
+    ) -> None:
         super().__init__(checkpointer, max(1, period_epochs) * iters_per_epoch, max_to_keep=max_to_keep or None)
         self.iters_per_epoch = iters_per_epoch
         self.max_to_keep = max_to_keep
+        self.period_iters = period_iters
+        self._saved = (-1, "")  # (iteration, path) of the newest checkpoint written
 
     def step(self, iteration: int, **kwargs) -> None:
         iteration = int(iteration)
-        epoch = (iteration + 1) // self.iters_per_epoch
-        state = {"iteration": iteration, "epoch": epoch}
         if (iteration + 1) % self.period == 0:
-            name = f"{self.file_prefix}_epoch_{epoch:04d}"
-            self.checkpointer.save(name, **state)
+            name = f"{self.file_prefix}_epoch_{(iteration + 1) // self.iters_per_epoch:04d}"
+            self._save(name, iteration)
+            self._forget_iteration_checkpoints()
             if self.checkpointer.save_to_disk:
                 self._forget_old(os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
+        elif self.period_iters and (iteration + 1) % self.period_iters == 0:
+            self.save_iteration(iteration)
         if iteration >= self.max_iter - 1:
-            self.checkpointer.save(os.path.splitext(FINAL_CHECKPOINT)[0], **state)
+            self._save(os.path.splitext(FINAL_CHECKPOINT)[0], iteration)
+
+    def save_iteration(self, iteration: int) -> str:
+        """Write ``model_iter_XXXXXXX.pth`` after ``iteration`` (atomically), drop the previous one,
+        and return its path; when this iteration's checkpoint is already written, return that one."""
+        if self._saved[0] == iteration:
+            return self._saved[1]
+        name = f"{self.file_prefix}_iter_{iteration + 1:07d}"
+        path = self._save(name, iteration)
+        self._forget_iteration_checkpoints(keep=path)
+        return path
+
+    def _save(self, name: str, iteration: int) -> str:
+        self.checkpointer.save(name, iteration=iteration, epoch=(iteration + 1) // self.iters_per_epoch)
+        self._saved = (iteration, os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
+        return self._saved[1]
+
+    def _forget_iteration_checkpoints(self, keep: str = "") -> None:
+        if not self.checkpointer.save_to_disk:
+            return
+        for old in glob.glob(os.path.join(self.checkpointer.save_dir, f"{self.file_prefix}_iter_*.pth")):
+            if old != keep:
+                os.remove(old)
 
     def _forget_old(self, newest: str) -> None:
         if not self.max_to_keep:

@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..backbones import backbone_record, build_backbone, load_backbone_weights
+from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..modeling import CTC, build_ctc
 from ..utils.errors import UserError
@@ -68,6 +69,10 @@ class CTCTrainer(EpochTrainer):
         for key in ("MODEL.DEVICE", "MODEL.WEIGHTS", "MODEL.WEIGHTS_PREFIX"):  # not the network itself
             network.pop(key, None)
         return {"backbone": record, "network": network}
+
+    @classmethod
+    def check_values(cls, cfg, train_set: ClassificationDataset) -> None:
+        check_pretrain_values(cfg, len(train_set))
 
     @classmethod
     def check_model_inputs(cls, cfg) -> None:

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..checkpoint import find_resume_checkpoint, load_file, resume_candidates
+from ..config.checks import ENGINE_RULES, check_batch_split, check_values
 from ..data import ClassificationDataset, EpochBatchSampler, build_test_loader, build_train_loader, shard_indices
 from ..registry import HOOK_REGISTRY
 from ..utils.device import resolve_device
@@ -40,6 +41,11 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, iteration: int, losses: Mapping[str, float]) -> None:
         terms = ", ".join(f"{name}={value:.4g}" for name, value in losses.items())
         super().__init__(f"loss is not finite at iteration {iteration}: {terms}")
+
+
+def _is_loader_failure(error: RuntimeError) -> bool:
+    """A loader worker died (killed, out of memory): torch says "DataLoader worker (pid ...) ..."."""
+    return str(error).startswith("DataLoader worker")
 
 
 class _FiniteLosses:
@@ -85,10 +91,7 @@ class EpochTrainer(TrainerBase):
         self.train_set, self.test_set = self.build_datasets(cfg)
         self.cfg = cfg = self.complete_config(cfg, self.train_set)
         world_size = comm.get_world_size()
-        if cfg.SOLVER.IMS_PER_BATCH % world_size:
-            raise UserError(
-                f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world_size} processes"
-            )
+        check_batch_split(cfg, world_size)
         self.sampler = EpochBatchSampler(
             len(self.train_set), cfg.SOLVER.IMS_PER_BATCH // world_size, world_size, comm.get_rank(), cfg.SEED
         )
@@ -145,6 +148,11 @@ class EpochTrainer(TrainerBase):
     def check_model_inputs(cls, cfg) -> None:
         """Refuse, with one line, initial weights that cannot fit (before any process starts)."""
 
+    @classmethod
+    def check_values(cls, cfg, train_set: ClassificationDataset) -> None:
+        """Refuse, with one line, values that cannot work (``ctc_plugin.config.checks``)."""
+        check_values(cfg, ENGINE_RULES)
+
     def build_model(self, cfg) -> nn.Module:
         raise NotImplementedError
 
@@ -164,13 +172,15 @@ class EpochTrainer(TrainerBase):
 
     def build_hooks(self) -> List[HookBase]:
         cfg, per_epoch = self.cfg, self.iters_per_epoch
-        built = [
-            hooks.IterationTimer(),
-            self.build_lr_hook(cfg),
-            EpochCheckpointer(
-                self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD_EPOCHS, per_epoch, cfg.SOLVER.MAX_CHECKPOINTS
-            ),
-        ]
+        solver = cfg.SOLVER
+        self.periodic_checkpointer = EpochCheckpointer(
+            self.checkpointer,
+            solver.CHECKPOINT_PERIOD_EPOCHS,
+            per_epoch,
+            solver.MAX_CHECKPOINTS,
+            period_iters=solver.CHECKPOINT_PERIOD_ITERS,
+        )
+        built = [hooks.IterationTimer(), self.build_lr_hook(cfg), self.periodic_checkpointer]
         if self.test_set is not None:
             built.append(hooks.EvalHook(cfg.TEST.EVAL_PERIOD_EPOCHS * per_epoch, self.evaluate))
         built += [HOOK_REGISTRY.get(name)(cfg, self) for name in cfg.TRAINER.EXTRA_HOOKS]
@@ -181,9 +191,10 @@ class EpochTrainer(TrainerBase):
 
     # ---- checked before any process starts ---------------------------------------------------
     @classmethod
-    def check_inputs(cls, cfg, resume: bool = False) -> None:
-        """Refuse bad input up front, naming it: OUTPUT_DIR, the datasets, the batch, the extra
-        hooks, the initial weights and, with ``resume``, the checkpoint resume would take.
+    def check_inputs(cls, cfg, resume: bool = False, world_size: int = 1) -> None:
+        """Refuse bad input up front, naming it: OUTPUT_DIR, the datasets, values that cannot work,
+        the batch, the extra hooks, the initial weights and, with ``resume``, the checkpoint resume
+        would take.
 
         Raises:
             UserError: naming the problem; nothing has been written.
@@ -191,6 +202,8 @@ class EpochTrainer(TrainerBase):
         check_writable_folder(cfg.OUTPUT_DIR)
         train_set, _ = cls.build_datasets(cfg)
         cfg = cls.complete_config(cfg, train_set)
+        cls.check_values(cfg, train_set)
+        check_batch_split(cfg, world_size)
         if cfg.SOLVER.IMS_PER_BATCH > len(train_set):
             raise UserError(
                 f"{len(train_set)} training images cannot fill one batch of "
@@ -256,7 +269,7 @@ class EpochTrainer(TrainerBase):
 
     def train(self) -> Dict[str, Any]:
         """Train to the last iteration, then write ``results.json``; returns the last evaluation."""
-        super().train(self.start_iter, self.max_iter)
+        self.train_loop(self.start_iter, self.max_iter)
         self.write_results()
         return self.results
 
@@ -272,12 +285,28 @@ class EpochTrainer(TrainerBase):
             atomic_write_json(os.path.join(self.cfg.OUTPUT_DIR, RESULTS_FILE), results)
         comm.synchronize()
 
+    def train_loop(self, start_iter: int, max_iter: int) -> None:
+        try:
+            super().train(start_iter, max_iter)
+        except RuntimeError as e:
+            if not _is_loader_failure(e):
+                raise
+            raise UserError(self._loader_failure(e)) from None
+
     def run_step(self) -> None:
         self._trainer.iter = self.iter
         try:
             self._trainer.run_step()
         except NonFiniteLossError as e:
             raise UserError(f"{e}; stopped before the update. {self._last_good_checkpoint()}") from None
+        except RuntimeError as e:  # before TrainerBase logs it with a traceback
+            if not _is_loader_failure(e):
+                raise
+            raise UserError(self._loader_failure(e)) from None
+
+    def _loader_failure(self, error: RuntimeError) -> str:
+        reason = first_line(error).rstrip(". ")
+        return f"a data loader worker died at iteration {self.iter} ({reason}). {self._last_good_checkpoint()}"
 
     def _last_good_checkpoint(self) -> str:
         saved = [p for p in resume_candidates(self.cfg.OUTPUT_DIR) if os.path.isfile(p)]

@@ -9,6 +9,19 @@ resolution, augmentation) is set here and argued in docs/fgvc.md. The engine's k
 from fvcore.common.config import CfgNode as CN
 
 from ..config import add_engine_config
+from ..config.checks import ENGINE_RULES, Rule, fraction, non_negative, positive
+
+# Values of fine-tuning's own keys that cannot work (the names of timm's optimizer and
+# scheduler are checked by building them, ``FGVCTrainer.check_values``).
+FGVC_RULES = ENGINE_RULES + (
+    positive("SOLVER.EPOCHS"),
+    non_negative("SOLVER.MIN_LR"),
+    Rule("INPUT.CROP_PCT", lambda v: 0 < v <= 1, "be in (0, 1]"),
+    Rule("INPUT.SCALE", lambda v: 0 < v <= 1, "be two area fractions in (0, 1]"),
+    Rule("INPUT.HFLIP", lambda v: 0 <= v <= 1, "be a probability in [0, 1]"),
+    non_negative("INPUT.COLOR_JITTER"),
+    fraction("SOLVER.MOMENTUM"),
+)
 
 
 def add_fgvc_config(cfg: CN) -> CN:

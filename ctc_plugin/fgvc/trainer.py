@@ -6,8 +6,11 @@ from detectron2.engine import HookBase
 from detectron2.utils.env import seed_all_rng
 from torch import nn
 
+from ..config.checks import check_values
 from ..data import ClassificationDataset, build_dataset
 from ..engine import EpochTrainer
+from ..utils.errors import UserError, first_line
+from .config import FGVC_RULES
 from .model import ClassifierWithLoss, build_fgvc_model, read_fgvc_weights
 from .transforms import build_fgvc_transforms
 
@@ -48,6 +51,32 @@ class FGVCTrainer(EpochTrainer):
     @classmethod
     def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
         return {"network": {"MODEL.NAME": cfg.MODEL.NAME, "DATASETS.TRAIN": cfg.DATASETS.TRAIN}}
+
+    @classmethod
+    def check_values(cls, cfg, train_set: ClassificationDataset) -> None:
+        """``FGVC_RULES``, then timm's own verdict on the optimizer and scheduler settings."""
+        from timm.optim import create_optimizer_v2
+        from timm.scheduler import create_scheduler_v2
+
+        check_values(cfg, FGVC_RULES)
+        if len(cfg.INPUT.SCALE) != 2 or cfg.INPUT.SCALE[0] > cfg.INPUT.SCALE[1]:
+            raise UserError(f"INPUT.SCALE {tuple(cfg.INPUT.SCALE)} must be (smallest, largest) area fraction")
+        probe = nn.Linear(1, 1)
+        solver = cfg.SOLVER
+        try:
+            optimizer = create_optimizer_v2(
+                probe, opt=solver.OPTIMIZER, lr=solver.BASE_LR, weight_decay=solver.WEIGHT_DECAY,
+                momentum=solver.MOMENTUM,
+            )  # fmt: skip
+        except (ValueError, AssertionError, KeyError, TypeError) as e:
+            raise UserError(f"SOLVER.OPTIMIZER {solver.OPTIMIZER!r}: timm refuses it ({first_line(e)})") from None
+        try:
+            create_scheduler_v2(
+                optimizer, sched=solver.SCHEDULER, num_epochs=solver.EPOCHS, min_lr=solver.MIN_LR,
+                warmup_epochs=solver.WARMUP_EPOCHS, step_on_epochs=False, updates_per_epoch=1,
+            )  # fmt: skip
+        except (ValueError, AssertionError, KeyError, TypeError) as e:
+            raise UserError(f"SOLVER.SCHEDULER {solver.SCHEDULER!r}: timm refuses it ({first_line(e)})") from None
 
     @classmethod
     def check_model_inputs(cls, cfg) -> None:

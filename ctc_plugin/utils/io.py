@@ -3,7 +3,7 @@
 import json
 import os
 import tempfile
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Optional
 
 import torch
 
@@ -30,8 +30,38 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+class _KeepWriteError:
+    """A file whose failed write (a full disk, a file-size limit) is kept: torch's zip writer
+    reports it only as "unexpected pos 704 vs 598"."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.error: Optional[OSError] = None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def atomic_torch_save(obj: Any, path: str) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
+    """``torch.save`` through ``atomic_write``; a write that fails raises its ``OSError``."""
+
+    def write(f: IO[bytes]) -> None:
+        stream = _KeepWriteError(f)
+        try:
+            torch.save(obj, stream)
+        except RuntimeError:
+            if stream.error is None:
+                raise
+            raise stream.error from None
+
+    atomic_write(path, write)
 
 
 def atomic_write_text(path: str, text: str) -> None:
