@@ -40,6 +40,9 @@ TINY = (
     "MODEL.DEVICE cpu INPUT.MIN_SIZE_TRAIN (96,) INPUT.MAX_SIZE_TRAIN 128 SOLVER.IMS_PER_BATCH 2 "
     "MODEL.RPN.BATCH_SIZE_PER_IMAGE 32 MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE 32 DATALOADER.NUM_WORKERS 0"
 ).split()
+# On a GPU: COCO's training sizes and a batch of 8 (the images are upscaled shapes).
+GPU = "MODEL.DEVICE cuda INPUT.MIN_SIZE_TRAIN (800,) INPUT.MAX_SIZE_TRAIN 1333 SOLVER.IMS_PER_BATCH 8".split()
+GPU += "DATALOADER.NUM_WORKERS 4".split()
 
 
 class Stepper:
@@ -47,6 +50,7 @@ class Stepper:
 
     def __init__(self, trainer, with_hooks: bool, scheduler=None) -> None:
         self.trainer, self.with_hooks, self.scheduler = trainer, with_hooks, scheduler
+        self.cuda = next(trainer.model.parameters()).is_cuda
         self.storage = EventStorage(0)
         trainer.storage = self.storage
         trainer.iter = trainer.start_iter = 0
@@ -66,11 +70,13 @@ class Stepper:
                 trainer.run_step()
                 self.scheduler.step()
         trainer.iter += 1
+        if self.cuda:  # the step is timed to its end, not to its last kernel launch
+            torch.cuda.synchronize()
 
 
-def build_steppers(root: str, weights: str):
+def build_steppers(root: str, weights: str, opts=TINY):
     args = training_parser("").parse_args(
-        ["--config-file", os.path.join(REPO, "configs/coco_maskrcnn_ctc.yaml"), "MODEL.WEIGHTS", weights, *TINY]
+        ["--config-file", os.path.join(REPO, "configs/coco_maskrcnn_ctc.yaml"), "MODEL.WEIGHTS", weights, *opts]
     )
     args.opts += ["OUTPUT_DIR", os.path.join(root, "output")]
     cfg = train_net.build_config(args)
@@ -99,9 +105,11 @@ def convert_seconds(root: str, source: str, target: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--convert-rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="iterations of each trainer, interleaved")
+    parser.add_argument("--convert-rounds", type=int, default=2, help="0: do not time the converter")
+    parser.add_argument("--device", default="cpu", help="cpu (small images, batch 2) or cuda (800 px, batch 8)")
     args = parser.parse_args()
+    opts = GPU if args.device.startswith("cuda") else TINY
 
     root = ROOT
     try:
@@ -117,20 +125,18 @@ def main() -> None:
             capture_output=True,
             cwd=REPO,
         )
-        tool, plain = build_steppers(root, weights)
+        tool, plain = build_steppers(root, weights, opts)
         train = medians(interleaved({"train_net": tool, "plain": plain}, args.rounds, warmup=1))
-        convert = medians(
-            interleaved(
-                {t: (lambda t=t: convert_seconds(root, source, t)) for t in ("detectron2", "timm")},
-                args.convert_rounds,
-                warmup=0,
-            )
-        )
+        convert = {"detectron2": float("nan"), "timm": float("nan")}
+        if args.convert_rounds:
+            converters = {t: (lambda t=t: convert_seconds(root, source, t)) for t in ("detectron2", "timm")}
+            convert = medians(interleaved(converters, args.convert_rounds, warmup=0))
     finally:
         shutil.rmtree(ROOT, ignore_errors=True)
 
     ratio = train["train_net"] / train["plain"]
-    print(f"Mask R-CNN R50-FPN, 96-128 px, batch 2; {machine()}")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else machine()
+    print(f"Mask R-CNN R50-FPN, {' '.join(opts[2:8])}; {where}")
     print(f"tools/train_net.py {train['train_net']:.3f} s/iter, plain SimpleTrainer {train['plain']:.3f}: {ratio:.3f}x")
     print(f"convert + verify ResNet-50: Detectron2 {convert['detectron2']:.1f} s, timm {convert['timm']:.1f} s")
     print(

@@ -38,19 +38,35 @@ def build_dataset(
 
 
 def build_train_loader(
-    dataset: ClassificationDataset, transform: Callable, sampler: EpochBatchSampler, seed: int, num_workers: int
+    dataset: ClassificationDataset,
+    transform: Callable,
+    sampler: EpochBatchSampler,
+    seed: int,
+    num_workers: int,
+    pin_memory: bool = False,
 ) -> DataLoader:
-    """Batches of (images, labels, indices, iterations) for the iterations of ``sampler``."""
+    """Batches of (images, labels, indices, iterations) for the iterations of ``sampler``.
+
+    One iterator serves the whole run (``sampler`` spans every epoch), so its workers start
+    once, not every epoch. ``pin_memory`` (training on a GPU) makes the copies to the device
+    asynchronous.
+    """
     return DataLoader(
         IndexedSamples(dataset, transform, seed=seed),
         batch_sampler=sampler,
         num_workers=num_workers,
         prefetch_factor=4 if num_workers else None,
+        pin_memory=pin_memory,
     )
 
 
 def build_test_loader(
-    dataset: ClassificationDataset, transform: Callable, batch_size: int, num_workers: int, indices: Sequence[int] = ()
+    dataset: ClassificationDataset,
+    transform: Callable,
+    batch_size: int,
+    num_workers: int,
+    indices: Sequence[int] = (),
+    pin_memory: bool = False,
 ) -> DataLoader:
     """The images ``indices`` (default: all) of ``dataset`` with ``transform``, in order: (images, labels, indices)."""
     return DataLoader(
@@ -58,6 +74,7 @@ def build_test_loader(
         batch_size=batch_size,
         sampler=list(indices) if len(indices) else range(len(dataset)),
         num_workers=num_workers,
+        pin_memory=pin_memory,
     )
 
 

@@ -108,8 +108,9 @@ class EpochTrainer(TrainerBase):
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = self.build_optimizer(cfg, self.model)
         self.train_transform, self.test_transform = self.build_transforms(cfg)
+        pin = self.device.type == "cuda"
         loader = build_train_loader(
-            self.train_set, self.train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS
+            self.train_set, self.train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS, pin
         )
         self._trainer = (_AMPTrainer if self.amp else _SimpleTrainer)(self.model, loader, self.optimizer)
         self.checkpointer = AtomicCheckpointer(
@@ -234,9 +235,8 @@ class EpochTrainer(TrainerBase):
         """
         shard = shard_indices(len(dataset), comm.get_rank(), comm.get_world_size(), pad=pad)
         transform = transform or self.test_transform
-        return build_test_loader(
-            dataset, transform, self.cfg.TEST.IMS_PER_BATCH, self.cfg.DATALOADER.NUM_WORKERS, shard
-        )
+        workers, pin = self.cfg.DATALOADER.NUM_WORKERS, self.device.type == "cuda"
+        return build_test_loader(dataset, transform, self.cfg.TEST.IMS_PER_BATCH, workers, shard, pin)
 
     def evaluate(self) -> Dict[str, float]:
         """Top-1/top-5 on the test set over all processes; kept for ``results.json``."""

@@ -87,7 +87,8 @@ class CTC(nn.Module):
         losses = {"loss_cls": F.cross_entropy(self.backbone.fc(features), labels)}
         active = self.active_terms()
         if active:
-            generator = torch.Generator().manual_seed(mix_seed(self.seed, 2, int(iterations[0]), rank()))
+            # On the method's device: the negatives are drawn where they are used.
+            generator = torch.Generator(self.device).manual_seed(mix_seed(self.seed, 2, int(iterations[0]), rank()))
             inputs = StepInputs(images, features, labels, indices, generator)
             for term in active:
                 losses[f"loss_{term.name}"] = term.weight * term.loss(inputs)

@@ -1,4 +1,9 @@
-"""Samplers of negative memory slots: any image, or images of other classes only."""
+"""Samplers of negative memory slots: any image, or images of other classes only.
+
+They draw on the generator's device (the method's: a CUDA generator on a GPU), so a step's
+B x K indices are never made on the CPU and copied over; the draw stays a function of the
+step's seed, iteration and rank, so a resumed run draws the same ones.
+"""
 
 import torch
 
@@ -10,8 +15,9 @@ class UniformNegatives:
         self.num_data = num_data
 
     def draw(self, labels: torch.Tensor, num_negatives: int, generator: torch.Generator) -> torch.Tensor:
-        """(B, K) slot indices."""
-        return torch.randint(self.num_data, (labels.numel(), num_negatives), generator=generator)
+        """(B, K) slot indices, on the generator's device."""
+        shape = (labels.numel(), num_negatives)
+        return torch.randint(self.num_data, shape, generator=generator, device=generator.device)
 
 
 class OtherClassNegatives:
@@ -35,12 +41,19 @@ class OtherClassNegatives:
         if (self.counts == self.num_data).any():
             raise ValueError("negatives from other classes need at least two classes")
 
+    def _on(self, device: torch.device) -> None:
+        if self.order_twice.device != device:
+            self.order_twice, self.counts = self.order_twice.to(device), self.counts.to(device)
+            self.starts, self.ends = self.starts.to(device), self.ends.to(device)
+
     def draw(self, labels: torch.Tensor, num_negatives: int, generator: torch.Generator) -> torch.Tensor:
-        """(B, K) slot indices, none of the sample's own class."""
-        labels = labels.cpu()
+        """(B, K) slot indices, none of the sample's own class, on the generator's device."""
+        device = generator.device
+        self._on(device)
+        labels = labels.to(device)
         # Integers in [0, 2^62) modulo N - count_c: uniform to within N / 2^62, no float64
         # draw and four passes over the B x K block (each pass costs on a busy CPU).
-        position = torch.randint(2**62, (labels.numel(), num_negatives), generator=generator)
+        position = torch.randint(2**62, (labels.numel(), num_negatives), generator=generator, device=device)
         position.remainder_((self.num_data - self.counts[labels]).unsqueeze(1))
         position.add_(self.ends[labels].unsqueeze(1))
         return self.order_twice[position]

@@ -18,7 +18,7 @@ class StepInputs:
         features: (B, D) the backbone's pooled features, with grad.
         labels: (B,) class labels.
         indices: (B,) dataset indices: the samples' memory slots.
-        generator: the step's CPU generator, seeded by (seed, iteration, rank).
+        generator: the step's generator on the method's device, seeded by (seed, iteration, rank).
     """
 
     images: torch.Tensor
