@@ -21,22 +21,48 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     # Each step's progress reaches the terminal, not only its log file.
     shown = result.stdout.splitlines()
-    assert any(line.startswith("demo: pretrain_ctc: iteration ") and ", eta " in line for line in shown)
-    assert any(line.startswith("demo: pretrain_ctc: Epoch 2: test top-1 ") for line in shown)
-    assert any(line.startswith("demo: temporal_transfer: ctc epoch 2 probe: ") and ", eta " in line for line in shown)
-    assert "demo: convert_timm: ctc-convert " in result.stdout
+    assert any(line.startswith("demo: seed0_pretrain_ctc: iteration ") and ", eta " in line for line in shown)
+    assert any(line.startswith("demo: seed1_pretrain_ctc: Epoch 2: test top-1 ") for line in shown)
+    assert any(
+        line.startswith("demo: seed0_temporal_transfer: ctc epoch 2 probe: ") and ", eta " in line for line in shown
+    )
+    assert "demo: seed1_convert_baseline_timm: ctc-convert " in result.stdout
 
     report = (output / "report.md").read_text()
     for section in ("## Temporal transferability", "## Information plane", "## Detectron2", "## timm"):
         assert section in report
-    assert (output / "temporal_transfer" / "temporal_transfer.png").stat().st_size > 1000
-    assert (output / "mutual_information" / "information_plane.png").stat().st_size > 1000
+    assert "mean ± standard deviation over the 2 seeds" in report
+    assert (output / "temporal_transfer.png").stat().st_size > 1000
+    assert (output / "information_plane.png").stat().st_size > 1000
     results = json.loads((output / "results.json").read_text())
-    assert set(results["runs"]) == {"baseline", "ctc"}
-    assert max(results["conversion"]["detectron2"].values()) <= 1e-4
-    assert max(results["conversion"]["timm"].values()) <= 1e-5
-    assert "segm/AP" in results["detection"]["metrics"] and "top1" in results["fgvc"]["metrics"]
-    assert [step["name"] for step in results["steps"]][-1] == "finetune_fgvc"
-    # Every number in the tables is one the run wrote: the report's epochs are the checkpoints'.
-    epochs = {int(row["epoch"]) for row in results["transfer"]}
-    assert epochs == {1, 2}
+    assert results["seeds"] == [0, 1] and set(results["per_seed"]) == {"0", "1"}
+    for numbers in results["per_seed"].values():
+        assert set(numbers["runs"]) == {"baseline", "ctc"}
+        assert set(numbers["detection"]) == set(numbers["fgvc"]) == {"ctc", "baseline", "random"}
+        for network in ("baseline", "ctc"):
+            assert max(numbers["conversion"][network]["detectron2"].values()) <= 1e-4
+            assert max(numbers["conversion"][network]["timm"].values()) <= 1e-5
+        assert all("segm/AP" in metrics for metrics in numbers["detection"].values())
+        assert all("top1" in metrics for metrics in numbers["fgvc"].values())
+        # Every number in the tables is one the run wrote: the report's epochs are the checkpoints'.
+        assert {int(row["epoch"]) for row in numbers["transfer"]} == {1, 2}
+    # The random initialisation really is one: its Mask R-CNN started without weights.
+    log = (output / "logs" / "seed0_mask_rcnn_random.log").read_text()
+    assert "MODEL.WEIGHTS ''" in next(s["command"] for s in results["steps"] if s["name"] == "seed0_mask_rcnn_random")
+    assert "ctc_detectron2.pkl" not in log
+    # One line per comparison, each saying whether the difference exceeds the spread across seeds.
+    lines = [line for line in report.splitlines() if line.startswith("- ") and " minus " in line]
+    assert any(line.startswith("- test top-1 (%), CTC weights minus random initialisation: ") for line in lines)
+    assert all(("the spread across seeds" in line) or line.endswith("not measured.") for line in lines)
+    assert [step["name"] for step in results["steps"]][-1] == "seed1_finetune_fgvc_random"
+
+
+def test_demo_refuses_seeds_it_cannot_run(tmp_path, capsys):
+    from ctc_plugin.cli import demo
+
+    argv = ["--config-file", os.path.join(REPO, "configs", "demo", "tiny.yaml"), "OUTPUT_DIR", str(tmp_path / "d")]
+    assert demo.main([*argv, "SEEDS", "[1, 1]"]) == 2
+    assert capsys.readouterr().err.strip() == "demo: error: SEEDS must be distinct integers of 0 or more, got [1, 1]"
+    assert demo.main([*argv, "DOWNSTREAM.INITS", "['imagenet']"]) == 2
+    assert "DOWNSTREAM.INITS must name ctc, baseline or random" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

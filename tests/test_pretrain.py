@@ -82,7 +82,8 @@ def test_baseline_is_the_same_engine_without_ctc(tmp_path, cifar_root):
     assert "total_loss" in keys and not {"loss_ias", "loss_irs"} & keys  # cross-entropy alone
 
 
-@pytest.mark.parametrize("kill_after_epoch", [1, 2], ids=["resume-in-stage-1", "resume-in-stage-2"])
+# Stage 2 (and mid-epoch stops in both stages) are covered by tests/test_cluster.py's SIGTERM tests.
+@pytest.mark.parametrize("kill_after_epoch", [1], ids=["resume-in-stage-1"])
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, cifar_root, kill_after_epoch):
     schedule = ("SOLVER.IAS_EPOCHS", "2", "SOLVER.IRS_EPOCHS", "1", "DATALOADER.NUM_WORKERS", "1")
     reference = pretrain(tmp_path / "reference", cifar_root, *schedule)

@@ -34,12 +34,15 @@ def plot_information_plane(
     path: str,
     title: str = "Information plane",
     dpi: int = 150,
+    spread: Optional[Dict[str, Sequence[Tuple[int, float, float]]]] = None,
 ) -> None:
     """I(X;T) on x, I(T;Y) on y; one line per run, its points coloured by epoch.
 
     Args:
         runs: run label -> ``(epoch, I(X;T), I(T;Y))`` rows (any order; drawn by epoch).
         path: the PNG to write.
+        spread: optional run label -> ``(epoch, sd of I(X;T), sd of I(T;Y))`` (e.g. across seeds), drawn
+            as error bars.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
@@ -62,6 +65,11 @@ def plot_information_plane(
                 zorder=1,
                 label=label,
             )
+            if spread and label in spread:
+                sd = {row[0]: row[1:] for row in spread[label]}
+                xerr = [sd.get(r[0], (0.0, 0.0))[0] for r in rows]
+                yerr = [sd.get(r[0], (0.0, 0.0))[1] for r in rows]
+                ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor=f"C{i % 10}", alpha=0.4, zorder=0)
             scatter = ax.scatter(
                 xs,
                 ys,
@@ -94,6 +102,7 @@ def plot_temporal_transfer(
     ylabel: str = "target top-1 accuracy (%)",
     dpi: int = 150,
     boundary: Optional[int] = None,
+    spread: Optional[Dict[str, Sequence[Tuple[int, float]]]] = None,
 ) -> None:
     """One curve per run: x = training epoch, y = the probe's accuracy (appendix Figs. 1-3).
 
@@ -101,6 +110,7 @@ def plot_temporal_transfer(
         runs: run label -> ``(epoch, accuracy)`` rows.
         path: the PNG to write.
         boundary: optional epoch of the stage change (IAS -> IRS), drawn as a dashed line.
+        spread: optional run label -> ``(epoch, sd)`` rows (e.g. across seeds): a band of +-sd.
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -109,14 +119,15 @@ def plot_temporal_transfer(
     try:
         for i, (label, rows) in enumerate(runs.items()):
             rows = sorted(rows)
+            xs, ys = [r[0] for r in rows], [r[1] for r in rows]
             ax.plot(
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                marker=_MARKERS[i % len(_MARKERS)],
-                markersize=3,
-                linewidth=1.2,
-                label=label,
+                xs, ys, color=f"C{i % 10}", marker=_MARKERS[i % len(_MARKERS)], markersize=3, linewidth=1.2, label=label
             )
+            if spread and label in spread:
+                sd = dict(spread[label])
+                low = [y - sd.get(x, 0.0) for x, y in zip(xs, ys)]
+                high = [y + sd.get(x, 0.0) for x, y in zip(xs, ys)]
+                ax.fill_between(xs, low, high, color=f"C{i % 10}", alpha=0.2, linewidth=0)
         if boundary:
             ax.axvline(boundary, color="0.5", linestyle="--", linewidth=1, label="stage 1 -> 2")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -3,13 +3,16 @@
     ctc-demo                                                      # Fashion-MNIST on 2 CPU cores
     ctc-demo --config-file configs/demo/paper.yaml               # the paper's scale, real datasets
 
-Steps, each through the tool a user would run, in its own process: pretrain a baseline and
-a CTC network (ctc-pretrain --resume), temporal transferability (ctc-temporal-transfer) and
-the information plane (ctc-estimate-mi) of both, conversion of the CTC network to Detectron2
-and timm with verification (ctc-convert), a short Mask R-CNN run with evaluation
-(ctc-train-net) and a short fine-grained fine-tune (ctc-finetune-fgvc). Each step's progress
-and ETA show here; its whole output is in OUTPUT_DIR/logs/. Writes OUTPUT_DIR/report.md
-beside the PNG plots; every number in it is read from what the steps wrote.
+Steps, each through the tool a user would run, in its own process, for every seed of
+``SEEDS``: pretrain a baseline and a CTC network (ctc-pretrain --resume), temporal
+transferability (ctc-temporal-transfer) and the information plane (ctc-estimate-mi) of both,
+conversion of both networks to Detectron2 and timm with verification (ctc-convert), then a
+short Mask R-CNN run with evaluation (ctc-train-net) and a fine-grained fine-tune
+(ctc-finetune-fgvc) from each initialisation of ``DOWNSTREAM.INITS``: the CTC weights, the
+baseline's and a random one, same recipe and seed. Each step's progress and ETA show here; its
+whole output is in OUTPUT_DIR/logs/. Writes OUTPUT_DIR/report.md beside the PNG plots (over
+several seeds: means, standard deviations and bands) and OUTPUT_DIR/results.json with every
+number by seed; every number is read from what the steps wrote. A rerun continues.
 """
 
 import json
@@ -33,20 +36,21 @@ from ..utils.io import atomic_write_json, atomic_write_text
 from . import COMMANDS
 from .common import ArgumentParser, run
 from .demo_data import write_fashion_cub, write_shapes_coco
-from .demo_report import build_report
+from .demo_report import build_report, write_plots
 
 TOOL = "demo"
 CAVEATS = (
-    "One seed, a {model}, {epochs} epochs on {images} training images: differences of a point or two between "
-    "the runs are within what another seed would change, so this run shows that every part of the pipeline "
-    "works end to end on real data, not that CTC transfers better. The appendix's Figures 1-3 (CIFAR-100 to "
-    "STL-10, ResNet-18, 300 epochs) show the baseline's transfer accuracy flattening or falling late in "
-    "training while its source accuracy keeps rising, and CTC's second stage lifting it again; compare the "
-    "shapes of the curves above with that, not their levels. The Mask R-CNN step trains for {detection_iters} "
-    "iterations and the fine-tune is scored on {fgvc_images} test images, so their AP and top-1 say that the "
-    "converted weights load and train, little about COCO or CUB. `--config-file configs/demo/paper.yaml` runs "
-    "the same pipeline at the paper's scale."
+    "{seeds}, a {model}, {epochs} epochs on {images} training images. The comparison lines above say, for each "
+    "difference, whether it exceeds its own spread across seeds; with one seed none can be judged. This scale "
+    "shows that every part of the pipeline works end to end on real data and what each initialisation gives "
+    "at demo size, not how CTC behaves at the paper's: the appendix's Figures 1-3 (CIFAR-100 to STL-10, "
+    "ResNet-18, 300 epochs) show the baseline's transfer accuracy flattening or falling late in training while "
+    "its source accuracy keeps rising, and CTC's second stage lifting it again. The Mask R-CNN runs train for "
+    "{detection_iters} iterations on synthetic shapes and the fine-tunes are scored on {fgvc_images} test "
+    "images, so their AP and top-1 compare the initialisations at that scale only. "
+    "`--config-file configs/demo/paper.yaml` runs the same pipeline at the paper's scale."
 )
+NETWORKS = ("baseline", "ctc")  # the pretraining runs, compared throughout
 # What of a step's output is progress: Detectron2's periodic line and the analyses' ETA lines.
 _PROGRESS = (re.compile(r"eta: (\S+)\s+iter: (\d+)"), re.compile(r"\]:? (.+: \d+/\d+, eta \S+)$"))
 _RESULT = re.compile(r"\]:? (Epoch \d+: .*)$")
@@ -57,6 +61,13 @@ def get_demo_cfg() -> CN:
     cfg = CN()
     # Everything the pipeline writes (runs, converted weights, datasets it makes, report.md).
     cfg.OUTPUT_DIR = "demo_output"
+    # Every seed runs the whole pipeline (pretraining, probes, MINE, downstream); with several the
+    # report gives mean +- standard deviation and says whether each difference exceeds that spread.
+    cfg.SEEDS = [0]
+    cfg.DOWNSTREAM = CN()
+    # Initialisations of the Mask R-CNN and fine-grained runs: "ctc" and "baseline" (their converted
+    # pretrained networks) and "random" (the same architecture, randomly initialised).
+    cfg.DOWNSTREAM.INITS = ["ctc", "baseline", "random"]
     cfg.PRETRAIN = CN()
     # ctc-pretrain configs of the two runs compared throughout the report.
     cfg.PRETRAIN.BASELINE = "configs/pretrain/fashion_mnist_r18_baseline.yaml"
@@ -167,56 +178,41 @@ def last_metrics(path: str, prefixes: tuple) -> Dict[str, float]:
     return found
 
 
-def run_demo(config_file: str, opts: List[str]) -> None:
-    cfg = merge_config(get_demo_cfg(), config_path(config_file), opts)
-    out = os.path.abspath(cfg.OUTPUT_DIR)
-    pipeline = Pipeline(out)
-    start = time.perf_counter()
+def git_commit() -> str:
+    """The checkout's commit (with "-dirty" for uncommitted changes), or "unknown" outside a git checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=here, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "unknown"
 
-    runs: Dict[str, Dict[str, Any]] = {}
-    root = ["DATASETS.ROOT", cfg.PRETRAIN.DATASETS_ROOT] if cfg.PRETRAIN.DATASETS_ROOT else []
-    for name, config in (("baseline", cfg.PRETRAIN.BASELINE), ("ctc", cfg.PRETRAIN.CTC)):
-        run_dir = os.path.join(out, "pretrain", name)
-        pipeline.tool(f"pretrain_{name}", "pretrain", "--resume", "--config-file", config_path(config),
-                      "OUTPUT_DIR", run_dir, *root, *cfg.PRETRAIN.OPTS)  # fmt: skip
-        runs[name] = pretrain_summary(run_dir, config, pipeline.steps[-1]["seconds"])
-    run_flags = [flag for name in runs for flag in ("--run", runs[name]["output_dir"], "--label", name)]
 
-    pipeline.tool("temporal_transfer", "temporal_transfer", *run_flags, "--format", "json",
-                  "--output-dir", os.path.join(out, "temporal_transfer"), *cfg.TRANSFER.ARGS)  # fmt: skip
-    pipeline.tool("information_plane", "estimate_mi", *run_flags, "--format", "json",
-                  "--output-dir", os.path.join(out, "mutual_information"), *cfg.MI.ARGS)  # fmt: skip
+def check_demo_config(cfg) -> None:
+    """Refuse, with one line, seeds and initialisations the pipeline cannot run."""
+    seeds = list(cfg.SEEDS)
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise UserError(f"SEEDS must be distinct integers of 0 or more, got {seeds}")
+    unknown = [name for name in cfg.DOWNSTREAM.INITS if name not in (*NETWORKS, "random")]
+    if unknown or not cfg.DOWNSTREAM.INITS:
+        raise UserError(f"DOWNSTREAM.INITS must name ctc, baseline or random, got {list(cfg.DOWNSTREAM.INITS)}")
 
-    source = os.path.join(runs["ctc"]["output_dir"], "model_final.pth")
-    weights = {"detectron2": os.path.join(out, "weights", "ctc_detectron2.pkl")}
-    weights["timm"] = os.path.join(out, "weights", "ctc_timm.pth")
-    conversion = {}
-    for target, path in weights.items():
-        summary = os.path.join(out, "weights", f"{target}.json")
-        pipeline.tool(f"convert_{target}", "convert_weights", source, path, "--to", target, "--json", summary)
-        conversion[target] = read_json(summary)["differences"]
 
+def prepare_datasets(cfg, out: str) -> Dict[str, str]:
+    """The detection and fine-grained datasets (written once for every seed) and their notes for the report."""
     detectron2_root = cfg.DETECTION.DATASETS
-    dataset_note = f"COCO from `{detectron2_root}`."
+    detection_note = f"COCO from `{detectron2_root}`."
     if not detectron2_root:
         detectron2_root = os.path.join(out, "datasets", "shapes")
         write_shapes_coco(detectron2_root, *cfg.DETECTION.SHAPES_IMAGES)
-        dataset_note = (
+        detection_note = (
             f"No real annotated images can be had offline: a synthetic set of {cfg.DETECTION.SHAPES_IMAGES[0]} "
             f"training and {cfg.DETECTION.SHAPES_IMAGES[1]} validation images of filled polygons (triangles, "
             "quadrilaterals, discs; exact polygon masks) written in the builtin `coco/` layout "
-            "(`coco_2017_train` / `coco_2017_val`), initialised from the converted CTC weights."
+            "(`coco_2017_train` / `coco_2017_val`)."
         )
-    detection_dir = os.path.join(out, "detection")
-    pipeline.tool("mask_rcnn", "train_net", "--config-file", config_path(cfg.DETECTION.CONFIG),
-                  "MODEL.WEIGHTS", weights["detectron2"], "OUTPUT_DIR", detection_dir, *cfg.DETECTION.OPTS,
-                  env={"DETECTRON2_DATASETS": detectron2_root})  # fmt: skip
-    found = last_metrics(os.path.join(detection_dir, "metrics.json"), ("bbox/AP", "segm/AP"))
-    # Per-category APs of the 77 COCO categories the shapes do not use are NaN: not shown.
-    detection = {k: v for k, v in found.items() if v == v or "-" not in k}
-    with open(os.path.join(detection_dir, "config.yaml")) as f:
-        detection_iters = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
-
     fgvc_root = cfg.FGVC.ROOT
     fgvc_note = f"The fine-grained set at `{fgvc_root}`."
     if not fgvc_root:
@@ -226,44 +222,129 @@ def run_demo(config_file: str, opts: List[str]) -> None:
         fgvc_note = (
             f"Real Fashion-MNIST images of the classes held out of pretraining ({list(cfg.FGVC.CLASSES)}), "
             f"{train} training and {test} test images per class, written in the CUB-200-2011 layout and read "
-            "by the CUB reader; initialised from the converted timm weights."
+            "by the CUB reader."
         )
-    fgvc_dir = os.path.join(out, "fgvc")
-    pipeline.tool("finetune_fgvc", "finetune_fgvc", "--config-file", config_path(cfg.FGVC.CONFIG),
-                  "MODEL.WEIGHTS", weights["timm"], "DATASETS.ROOT", fgvc_root, "OUTPUT_DIR", fgvc_dir,
-                  *cfg.FGVC.OPTS)  # fmt: skip
-    fgvc = {
-        k: v
-        for k, v in read_json(os.path.join(fgvc_dir, "results.json")).items()
-        if k in ("top1", "top5", "epoch", "num_images")
+    return {"detectron2_root": detectron2_root, "detection_note": detection_note, "fgvc_root": fgvc_root,
+            "fgvc_note": fgvc_note}  # fmt: skip
+
+
+def run_seed(cfg, pipeline: Pipeline, out: str, seed: int, datasets: Dict[str, str]) -> Dict[str, Any]:
+    """Every step for one seed; returns that seed's numbers."""
+    here = os.path.join(out, f"seed_{seed}")
+    tag = f"seed{seed}"
+    runs: Dict[str, Dict[str, Any]] = {}
+    root = ["DATASETS.ROOT", cfg.PRETRAIN.DATASETS_ROOT] if cfg.PRETRAIN.DATASETS_ROOT else []
+    for name, config in zip(NETWORKS, (cfg.PRETRAIN.BASELINE, cfg.PRETRAIN.CTC)):
+        run_dir = os.path.join(here, "pretrain", name)
+        pipeline.tool(f"{tag}_pretrain_{name}", "pretrain", "--resume", "--config-file", config_path(config),
+                      "OUTPUT_DIR", run_dir, *root, *cfg.PRETRAIN.OPTS, "SEED", seed)  # fmt: skip
+        runs[name] = pretrain_summary(run_dir, config, pipeline.steps[-1]["seconds"])
+    run_flags = [flag for name in runs for flag in ("--run", runs[name]["output_dir"], "--label", name)]
+    pipeline.tool(f"{tag}_temporal_transfer", "temporal_transfer", *run_flags, "--format", "json", "--seed", seed,
+                  "--output-dir", os.path.join(here, "temporal_transfer"), *cfg.TRANSFER.ARGS)  # fmt: skip
+    pipeline.tool(f"{tag}_information_plane", "estimate_mi", *run_flags, "--format", "json", "--seed", seed,
+                  "--output-dir", os.path.join(here, "mutual_information"), *cfg.MI.ARGS)  # fmt: skip
+
+    weights: Dict[str, Dict[str, str]] = {}
+    conversion: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for name in NETWORKS:
+        if name not in cfg.DOWNSTREAM.INITS:
+            continue
+        source = os.path.join(runs[name]["output_dir"], "model_final.pth")
+        weights[name], conversion[name] = {}, {}
+        for target, suffix in (("detectron2", "pkl"), ("timm", "pth")):
+            path = os.path.join(here, "weights", f"{name}_{target}.{suffix}")
+            summary = os.path.join(here, "weights", f"{name}_{target}.json")
+            pipeline.tool(f"{tag}_convert_{name}_{target}", "convert_weights", source, path, "--to", target,
+                          "--json", summary)  # fmt: skip
+            weights[name][target] = path
+            conversion[name][target] = read_json(summary)["differences"]
+
+    depth, stem = runs["ctc"]["model"]
+    coco = {"DETECTRON2_DATASETS": datasets["detectron2_root"]}
+    detection, fgvc, detection_iters = {}, {}, 0
+    for init in cfg.DOWNSTREAM.INITS:
+        if init == "random":  # the same ResNet, from scratch
+            detection_weights = ["MODEL.WEIGHTS", "", "MODEL.RESNETS.DEPTH", depth, "MODEL.CTC.STEM", stem]
+            fgvc_weights = ["MODEL.WEIGHTS", ""]
+        else:
+            detection_weights = ["MODEL.WEIGHTS", weights[init]["detectron2"]]
+            fgvc_weights = ["MODEL.WEIGHTS", weights[init]["timm"]]
+        detection_dir = os.path.join(here, "detection", init)
+        pipeline.tool(f"{tag}_mask_rcnn_{init}", "train_net", "--resume", "--config-file",
+                      config_path(cfg.DETECTION.CONFIG), "OUTPUT_DIR", detection_dir, *cfg.DETECTION.OPTS,
+                      *detection_weights, "SEED", seed, env=coco)  # fmt: skip
+        found = last_metrics(os.path.join(detection_dir, "metrics.json"), ("bbox/AP", "segm/AP"))
+        # Per-category APs of the 77 COCO categories the shapes do not use are NaN: not kept.
+        detection[init] = {k: v for k, v in found.items() if v == v or "-" not in k}
+        with open(os.path.join(detection_dir, "config.yaml")) as f:
+            detection_iters = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
+
+        fgvc_dir = os.path.join(here, "fgvc", init)
+        pipeline.tool(f"{tag}_finetune_fgvc_{init}", "finetune_fgvc", "--resume", "--config-file",
+                      config_path(cfg.FGVC.CONFIG), "DATASETS.ROOT", datasets["fgvc_root"], "OUTPUT_DIR", fgvc_dir,
+                      *cfg.FGVC.OPTS, *fgvc_weights, "SEED", seed)  # fmt: skip
+        fgvc[init] = {
+            k: v
+            for k, v in read_json(os.path.join(fgvc_dir, "results.json")).items()
+            if k in ("top1", "top5", "epoch", "num_images")
+        }
+    return {
+        "runs": runs,
+        "transfer": read_json(os.path.join(here, "temporal_transfer", "temporal_transfer.json")),
+        "mi": read_json(os.path.join(here, "mutual_information", "mutual_information.json")),
+        "conversion": conversion,
+        "detection": detection,
+        "fgvc": fgvc,
+        "detection_iters": detection_iters,
     }
 
+
+def run_demo(config_file: str, opts: List[str]) -> None:
+    cfg = merge_config(get_demo_cfg(), config_path(config_file), opts)
+    check_demo_config(cfg)
+    out = os.path.abspath(cfg.OUTPUT_DIR)
+    pipeline = Pipeline(out)
+    start = time.perf_counter()
+    datasets = prepare_datasets(cfg, out)
+    per_seed = {seed: run_seed(cfg, pipeline, out, seed, datasets) for seed in cfg.SEEDS}
+
+    first = per_seed[cfg.SEEDS[0]]
+    ctc = first["runs"]["ctc"]
+    fgvc_images = next((r.get("num_images") for r in first["fgvc"].values()), "a few")
+    seeds = f"{len(cfg.SEEDS)} seeds ({', '.join(map(str, cfg.SEEDS))})" if len(cfg.SEEDS) > 1 else "One seed"
     results = {
         "config": config_file,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
+        "commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seeds": list(cfg.SEEDS),
+        "inits": list(cfg.DOWNSTREAM.INITS),
         "total_seconds": time.perf_counter() - start,
         "steps": pipeline.steps,
         "pretrain_settings": " ".join(cfg.PRETRAIN.OPTS) or "the configs as they are",
-        "runs": runs,
-        "transfer": read_json(os.path.join(out, "temporal_transfer", "temporal_transfer.json")),
-        "mi": read_json(os.path.join(out, "mutual_information", "mutual_information.json")),
-        "conversion": conversion,
-        "detection": {"dataset_note": dataset_note, "metrics": detection},
-        "fgvc": {"dataset_note": fgvc_note, "metrics": fgvc},
+        "per_seed": per_seed,
+        "detection_note": datasets["detection_note"],
+        "fgvc_note": datasets["fgvc_note"],
         "caveats": CAVEATS.format(
-            model=f"ResNet-{runs['ctc']['model'][0]} ({runs['ctc']['model'][1]} stem) "
-            f"on {runs['ctc']['input_size']}x{runs['ctc']['input_size']} inputs",
-            epochs=runs["ctc"]["total_epochs"],
-            images=runs["ctc"]["images"],
-            detection_iters=detection_iters,
-            fgvc_images=fgvc.get("num_images", "a few"),
+            seeds=seeds,
+            model=f"ResNet-{ctc['model'][0]} ({ctc['model'][1]} stem) on {ctc['input_size']}x{ctc['input_size']} "
+            "inputs",
+            epochs=ctc["total_epochs"],
+            images=ctc["images"],
+            detection_iters=first["detection_iters"],
+            fgvc_images=fgvc_images,
         ),
     }
+    write_plots(results, out)
     atomic_write_json(os.path.join(out, "results.json"), results)
     atomic_write_text(os.path.join(out, "report.md"), build_report(results))
     print(f"\ndemo: done in {results['total_seconds']:.0f} s. Report: {os.path.join(out, 'report.md')}")
-    for name, summary in runs.items():
-        print(f"demo: {name} checkpoints: {summary['output_dir']} (model_epoch_XXXX.pth, model_final.pth)")
+    for seed in cfg.SEEDS:
+        for name, summary in per_seed[seed]["runs"].items():
+            print(
+                f"demo: seed {seed} {name} checkpoints: {summary['output_dir']} (model_epoch_XXXX.pth, model_final.pth)"
+            )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,9 +1,21 @@
-"""demo_output/report.md: what ran, how long it took, and every number the run computed."""
+"""demo_output/report.md and its plots: what ran, how long it took, and every number the run computed.
+
+Over several seeds each number is shown as mean ± standard deviation, the curves get bands, and
+every comparison between runs says whether its difference exceeds the spread across seeds
+(``demo_summary``). ``results.json`` beside the report holds each number by seed.
+"""
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+import os
+from typing import Any, Dict, List, Mapping, Sequence
+
+from ..analysis.plots import plot_information_plane, plot_temporal_transfer
+from .demo_summary import by_seed, comparison_line, curves_over_seeds, format_mean_sd, mean_sd, paired_difference
 
 Row = Dict[str, Any]
+TRANSFER_PLOT = "temporal_transfer.png"
+PLANE_PLOT = "information_plane.png"
+INIT_NAMES = {"ctc": "CTC weights", "baseline": "baseline weights", "random": "random initialisation"}
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> List[str]:
@@ -18,102 +30,198 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _by_run(rows: Sequence[Row], key: str) -> Dict[str, Dict[int, float]]:
-    curves: Dict[str, Dict[int, float]] = {}
-    for row in rows:
-        curves.setdefault(row["run"], {})[int(row["epoch"])] = float(row[key])
-    return curves
+def _per_seed(results: Mapping[str, Any]) -> Dict[int, Mapping[str, Any]]:
+    return {int(seed): numbers for seed, numbers in results["per_seed"].items()}
 
 
-def _epoch_table(curves: Dict[str, Dict[int, float]], runs: Sequence[str]) -> List[str]:
+def _epoch_table(curves: Dict[str, Dict[int, List[float]]], runs: Sequence[str]) -> List[str]:
     epochs = sorted({e for curve in curves.values() for e in curve})
-    rows = [[e] + [curves.get(run, {}).get(e, float("nan")) for run in runs] for e in epochs]
-    return _table(["epoch"] + [f"{run}" for run in runs], rows)
+    rows = [[e] + [format_mean_sd(curves.get(run, {}).get(e, [])) for run in runs] for e in epochs]
+    return _table(["epoch"] + list(runs), rows)
 
 
-def transfer_findings(curves: Dict[str, Dict[int, float]], baseline: str, ctc: str) -> List[str]:
-    """Plain sentences computed from the transfer curves (no number is typed in)."""
-    lines = []
-    for run in (baseline, ctc):
-        curve = curves.get(run, {})
-        if not curve:
-            continue
-        best_epoch = max(curve, key=curve.get)
-        last_epoch = max(curve)
-        drop = curve[best_epoch] - curve[last_epoch]
-        lines.append(
-            f"- {run}: best transfer {curve[best_epoch]:.2f}% at epoch {best_epoch}, "
-            f"{curve[last_epoch]:.2f}% at the last epoch {last_epoch} ({drop:.2f} points below its best)."
-        )
-    if curves.get(baseline) and curves.get(ctc):
-        gap = curves[ctc][max(curves[ctc])] - curves[baseline][max(curves[baseline])]
-        lines.append(f"- Final transfer accuracy, CTC minus baseline: {gap:+.2f} points.")
+def _mean_curves(curves: Dict[str, Dict[int, List[float]]]):
+    means = {run: [(e, mean_sd(v)[0]) for e, v in sorted(c.items())] for run, c in curves.items()}
+    spread = {run: [(e, mean_sd(v)[1]) for e, v in sorted(c.items()) if len(v) > 1] for run, c in curves.items()}
+    return means, spread
+
+
+def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> List[str]:
+    """One row per step: its command (the first seed's; the others differ in paths and ``SEED``) and
+    its seconds for every seed."""
+    rows: Dict[str, Dict[str, Any]] = {}
+    for step in steps:
+        seed_tag, _, name = step["name"].partition("_")
+        row = rows.setdefault(name, {"command": step["command"], "seconds": {}})
+        row["seconds"][int(seed_tag[len("seed") :])] = step["seconds"]
+    header = ["step", "command (first seed)"] + [f"seconds, seed {seed}" for seed in seeds]
+    return _table(
+        header,
+        [
+            [name, f"`{row['command']}`"] + [row["seconds"].get(s, float("nan")) for s in seeds]
+            for name, row in rows.items()
+        ],
+    )
+
+
+def write_plots(results: Mapping[str, Any], folder: str) -> None:
+    """The temporal-transfer curves (bands: +-sd over seeds) and the information plane (error bars)."""
+    per_seed = _per_seed(results)
+    transfer = curves_over_seeds({s: n["transfer"] for s, n in per_seed.items()}, "top1")
+    means, spread = _mean_curves(transfer)
+    first = next(iter(per_seed.values()))
+    boundary = int(first["runs"]["ctc"]["epochs"].split("+")[0])
+    seeds = len(per_seed)
+    title = "Temporal transferability" + (f" (mean ± sd over {seeds} seeds)" if seeds > 1 else "")
+    plot_temporal_transfer(means, os.path.join(folder, TRANSFER_PLOT), title=title, boundary=boundary, spread=spread)
+    rows = {s: n["mi"] for s, n in per_seed.items()}
+    xt, ty = curves_over_seeds(rows, "I_XT"), curves_over_seeds(rows, "I_TY")
+    plane = {run: [(e, mean_sd(v)[0], mean_sd(ty[run][e])[0]) for e, v in sorted(c.items())] for run, c in xt.items()}
+    plane_spread = {
+        run: [(e, mean_sd(v)[1], mean_sd(ty[run][e])[1]) for e, v in sorted(c.items()) if len(v) > 1]
+        for run, c in xt.items()
+    }
+    title = "Information plane" + (f" (mean ± sd over {seeds} seeds)" if seeds > 1 else "")
+    plot_information_plane(plane, os.path.join(folder, PLANE_PLOT), title=title, spread=plane_spread)
+
+
+def _downstream(per_seed, section: str, metrics: Sequence[str], inits: Sequence[str], names: Mapping[str, str]):
+    rows = []
+    for init in inits:
+        rows.append([INIT_NAMES.get(init, init)] + [format_mean_sd(by_seed(per_seed, section, init, m).values())
+                                                     for m in metrics])  # fmt: skip
+    lines = _table(["initialisation"] + [names[m] for m in metrics], rows)
+    pairs = [
+        (a, b) for a, b in (("ctc", "baseline"), ("ctc", "random"), ("baseline", "random")) if {a, b} <= set(inits)
+    ]
+    for metric in metrics:
+        for a, b in pairs:
+            difference = paired_difference(by_seed(per_seed, section, a, metric), by_seed(per_seed, section, b, metric))
+            lines.append(comparison_line(names[metric], INIT_NAMES[a], INIT_NAMES[b], difference, " points"))
     return lines + [""]
 
 
 def build_report(results: Dict[str, Any]) -> str:
-    """The markdown of the report; ``results`` is what tools/demo.py collected."""
-    runs: Dict[str, Row] = results["runs"]
-    names = list(runs)
+    """The markdown of the report; ``results`` is what the demo collected (``results.json``)."""
+    per_seed = _per_seed(results)
+    seeds = sorted(per_seed)
+    first = per_seed[seeds[0]]
+    names = list(first["runs"])
     baseline, ctc = names[0], names[-1]
+    several = len(seeds) > 1
     out = ["# ctc_plugin demo report", ""]
     out += [
-        f"Config: `{results['config']}`. Machine: {results['machine']}. Total time {results['total_seconds']:.0f} s.",
+        f"Config: `{results['config']}`. Commit `{results['commit']}`, {results['date']}. Machine: "
+        f"{results['machine']}. Seeds: {', '.join(map(str, seeds))}. Total time {results['total_seconds']:.0f} s.",
         "",
     ]
+    if several:
+        out += [
+            f"Every number is the mean ± standard deviation over the {len(seeds)} seeds; `results.json` holds each "
+            "seed's. A difference between two runs is taken seed by seed, and called larger than the spread "
+            "across seeds when its mean exceeds the standard deviation of those paired differences.",
+            "",
+        ]
 
     out += ["## What ran", ""]
-    out += _table(
-        ["step", "command", "seconds"], [(s["name"], f"`{s['command']}`", s["seconds"]) for s in results["steps"]]
-    )
+    out += _steps_table(results["steps"], seeds)
 
     out += ["## Pretraining (source task)", ""]
     out += [f"Settings: {results['pretrain_settings']}", ""]
-    out += _table(
-        ["run", "config", "epochs (IAS + IRS)", "final test top-1 (%)", "seconds"],
-        [(n, f"`{r['config']}`", r["epochs"], r["final_top1"], r["seconds"]) for n, r in runs.items()],
+    rows = []
+    for name in names:
+        run = first["runs"][name]
+        top1 = by_seed(per_seed, "runs", name, "final_top1").values()
+        seconds = by_seed(per_seed, "runs", name, "seconds").values()
+        rows.append((name, f"`{run['config']}`", run["epochs"], format_mean_sd(top1), format_mean_sd(seconds, 0)))
+    out += _table(["run", "config", "epochs (IAS + IRS)", "final test top-1 (%)", "seconds"], rows)
+    difference = paired_difference(
+        by_seed(per_seed, "runs", ctc, "final_top1"), by_seed(per_seed, "runs", baseline, "final_top1")
     )
-    out += ["Source test top-1 (%) per epoch:", ""]
-    out += _epoch_table({n: r["top1_per_epoch"] for n, r in runs.items()}, names)
+    out += [comparison_line("Final source test top-1", ctc, baseline, difference, " points"), ""]
+    source = {
+        name: {
+            int(e): [float(per_seed[s]["runs"][name]["top1_per_epoch"][e]) for s in seeds
+                     if e in per_seed[s]["runs"][name]["top1_per_epoch"]]
+            for e in first["runs"][name]["top1_per_epoch"]
+        }
+        for name in names
+    }  # fmt: skip
+    out += ["Source test top-1 (%) per epoch:", ""] + _epoch_table(source, names)
 
-    transfer: Optional[List[Row]] = results.get("transfer")
     out += ["## Temporal transferability", ""]
-    if transfer:
-        target = transfer[0].get("target", "")
+    transfer_rows = {s: n["transfer"] for s, n in per_seed.items()}
+    if first["transfer"]:
+        target = first["transfer"][0].get("target", "")
         out += [
             f"A linear probe on frozen features of `{target}` for every epoch's checkpoint (backbone in eval mode).",
             "",
         ]
-        curves = _by_run(transfer, "top1")
+        curves = curves_over_seeds(transfer_rows, "top1")
         out += ["Target test top-1 (%) per epoch:", ""] + _epoch_table(curves, names)
-        out += ["![temporal transferability](temporal_transfer/temporal_transfer.png)", ""]
-        out += transfer_findings(curves, baseline, ctc)
+        out += [f"![temporal transferability]({TRANSFER_PLOT})", ""]
+        out += transfer_findings(curves, per_seed, baseline, ctc)
 
-    mi: Optional[List[Row]] = results.get("mi")
     out += ["## Information plane (MINE)", ""]
-    if mi:
-        rows = [(r["run"], r["epoch"], r["I_XT"], r["I_TY"]) for r in mi]
+    if first["mi"]:
+        mi_rows = {s: n["mi"] for s, n in per_seed.items()}
+        xt, ty = curves_over_seeds(mi_rows, "I_XT"), curves_over_seeds(mi_rows, "I_TY")
+        rows = [
+            (run, e, format_mean_sd(v), format_mean_sd(ty[run][e])) for run in xt for e, v in sorted(xt[run].items())
+        ]
         out += _table(["run", "epoch", "I(X;T) (nats)", "I(T;Y) (nats)"], rows)
-        out += ["![information plane](mutual_information/information_plane.png)", ""]
+        out += [f"![information plane]({PLANE_PLOT})", ""]
 
-    out += ["## Conversion of the CTC network", ""]
-    conversion: Dict[str, Dict[str, float]] = results.get("conversion", {})
-    rows = [(target, output, f"{d:.1e}") for target, figures in conversion.items() for output, d in figures.items()]
-    out += ["Largest relative difference between the source network and the converted one on the same input:", ""]
-    out += _table(["target", "output", "max relative difference"], rows)
+    out += ["## Conversion of the pretrained networks", ""]
+    out += ["Largest relative difference between the source network and the converted one on the same input,", ""]
+    out += ["over the compared outputs and the seeds:", ""]
+    rows = {}
+    for seed in seeds:
+        for network, targets in per_seed[seed]["conversion"].items():
+            for target, figures in targets.items():
+                key = (network, target)
+                outputs, worst = rows.get(key, (sorted(figures), 0.0))
+                rows[key] = (outputs, max([worst, *figures.values()]))
+    out += _table(
+        ["network", "target", "outputs", "max relative difference"],
+        [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in rows.items()],
+    )
 
-    detection = results.get("detection")
+    inits = results["inits"]
     out += ["## Detectron2: Mask R-CNN FPN", ""]
-    if detection:
-        out += [detection["dataset_note"], ""]
-        out += _table(["metric", "value"], [(k, v) for k, v in detection["metrics"].items()])
+    out += [results["detection_note"] + " Every initialisation trains with the same recipe and seed.", ""]
+    names_ap = {"bbox/AP": "box AP", "segm/AP": "mask AP"}
+    out += _downstream(per_seed, "detection", list(names_ap), inits, names_ap)
 
-    fgvc = results.get("fgvc")
     out += ["## timm: fine-grained fine-tuning", ""]
-    if fgvc:
-        out += [fgvc["dataset_note"], ""]
-        out += _table(["metric", "value"], [(k, v) for k, v in fgvc["metrics"].items()])
+    out += [results["fgvc_note"] + " Every initialisation trains with the same recipe and seed.", ""]
+    out += _downstream(per_seed, "fgvc", ["top1", "top5"], inits, {"top1": "test top-1 (%)", "top5": "test top-5 (%)"})
 
     out += ["## What this run can and cannot show", ""]
     out += [results["caveats"], ""]
     return "\n".join(out)
+
+
+def transfer_findings(curves: Dict[str, Dict[int, List[float]]], per_seed, baseline: str, ctc: str) -> List[str]:
+    """Sentences computed from the transfer curves (no number is typed in)."""
+    lines = []
+    for run in (baseline, ctc):
+        curve = {e: mean_sd(v)[0] for e, v in curves.get(run, {}).items()}
+        if not curve:
+            continue
+        best_epoch, last_epoch = max(curve, key=curve.get), max(curve)
+        drop = curve[best_epoch] - curve[last_epoch]
+        lines.append(
+            f"- {run}: best mean transfer {curve[best_epoch]:.2f}% at epoch {best_epoch}, "
+            f"{curve[last_epoch]:.2f}% at the last epoch {last_epoch} ({drop:.2f} points below its best)."
+        )
+    final = {}
+    for run in (baseline, ctc):
+        final[run] = {}
+        for seed, numbers in per_seed.items():
+            rows = [r for r in numbers["transfer"] if r["run"] == run]
+            if rows:
+                final[run][seed] = float(max(rows, key=lambda r: int(r["epoch"]))["top1"])
+    difference = paired_difference(final[ctc], final[baseline])
+    lines.append(comparison_line("Final transfer accuracy", ctc, baseline, difference, " points"))
+    return lines + [""]
