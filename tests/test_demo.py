@@ -55,6 +55,15 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     assert any(line.startswith("- test top-1 (%), CTC weights minus random initialisation: ") for line in lines)
     assert all(("the spread across seeds" in line) or line.endswith("not measured.") for line in lines)
     assert [step["name"] for step in results["steps"]][-1] == "seed1_finetune_fgvc_random"
+    # Top-5 of five classes is 100% by construction: said once, not tabled; with more classes it is tabled.
+    from ctc_plugin.cli.demo_report import build_report
+
+    assert all(m["num_classes"] == 5 for n in results["per_seed"].values() for m in n["fgvc"].values())
+    assert "Top-5 is not shown: with 5 classes" in report and "test top-5" not in report
+    for numbers in results["per_seed"].values():
+        for metrics in numbers["fgvc"].values():
+            metrics["num_classes"] = 200
+    assert "| initialisation | test top-1 (%) | test top-5 (%) |" in build_report(results)
 
 
 def test_demo_refuses_seeds_it_cannot_run(tmp_path, capsys):

@@ -287,7 +287,7 @@ def run_seed(cfg, pipeline: Pipeline, out: str, seed: int, datasets: Dict[str, s
         fgvc[init] = {
             k: v
             for k, v in read_json(os.path.join(fgvc_dir, "results.json")).items()
-            if k in ("top1", "top5", "epoch", "num_images")
+            if k in ("top1", "top5", "epoch", "num_images", "num_classes")
         }
     return {
         "runs": runs,

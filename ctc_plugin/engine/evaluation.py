@@ -19,16 +19,18 @@ def classification_accuracy(
     autocast with ``amp``) and its mode is restored.
 
     Returns:
-        ``{"top1": ..., "top5": ..., "num_images": ...}``.
+        ``{"top1": ..., "top5": ..., "num_images": ..., "num_classes": ...}``.
     """
     was_training = network.training
     network.eval()
     counts = torch.zeros(len(topk) + 1, dtype=torch.float64, device=device)
+    num_classes = 0
     try:
         for images, labels, *_ in batches:
             with torch.autocast(device.type, enabled=amp):
                 logits = network(images.to(device, non_blocking=True))
             labels = labels.to(device, non_blocking=True)
+            num_classes = logits.size(1)
             ranked = logits.topk(min(max(topk), logits.size(1)), dim=1).indices
             hits = ranked.eq(labels.unsqueeze(1))
             for i, k in enumerate(topk):
@@ -40,4 +42,4 @@ def classification_accuracy(
         dist.all_reduce(counts)  # on the network's device: NCCL reduces CUDA tensors only
     total = max(counts[-1].item(), 1.0)
     results = {f"top{k}": 100.0 * counts[i].item() / total for i, k in enumerate(topk)}
-    return {**results, "num_images": int(counts[-1].item())}
+    return {**results, "num_images": int(counts[-1].item()), "num_classes": num_classes}
