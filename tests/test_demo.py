@@ -64,6 +64,15 @@ def test_demo_pipeline_writes_the_report(tmp_path):
         for metrics in numbers["fgvc"].values():
             metrics["num_classes"] = 200
     assert "| initialisation | test top-1 (%) | test top-5 (%) |" in build_report(results)
+    assert "2 seeds (0, 1). The comparison lines above say" in report and "One seed" not in report
+    # The report and plots can be rebuilt from results.json alone, without running a step.
+    (output / "report.md").unlink()
+    (output / "temporal_transfer.png").unlink()
+    rebuild = [*command, "--report-only"]
+    result = subprocess.run(rebuild, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (output / "report.md").read_text() == report and (output / "temporal_transfer.png").exists()
+    assert not any(line.startswith("demo: seed0_") for line in result.stdout.splitlines())
 
 
 def test_demo_refuses_seeds_it_cannot_run(tmp_path, capsys):
@@ -75,3 +84,7 @@ def test_demo_refuses_seeds_it_cannot_run(tmp_path, capsys):
     assert demo.main([*argv, "DOWNSTREAM.INITS", "['imagenet']"]) == 2
     assert "DOWNSTREAM.INITS must name ctc, baseline or random" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+    assert demo.main([*argv, "--report-only"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"demo: error: no results to report: {tmp_path / 'd' / 'results.json'} does not exist (run the demo first)"
+    )

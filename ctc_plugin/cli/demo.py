@@ -13,6 +13,7 @@ baseline's and a random one, same recipe and seed. Each step's progress and ETA 
 whole output is in OUTPUT_DIR/logs/. Writes OUTPUT_DIR/report.md beside the PNG plots (over
 several seeds: means, standard deviations and bands) and OUTPUT_DIR/results.json with every
 number by seed; every number is read from what the steps wrote. A rerun continues.
+``--report-only`` rebuilds the report and plots from results.json without running anything.
 """
 
 import json
@@ -39,17 +40,6 @@ from .demo_data import write_fashion_cub, write_shapes_coco
 from .demo_report import build_report, write_plots
 
 TOOL = "demo"
-CAVEATS = (
-    "{seeds}, a {model}, {epochs} epochs on {images} training images. The comparison lines above say, for each "
-    "difference, whether it exceeds its own spread across seeds; with one seed none can be judged. This scale "
-    "shows that every part of the pipeline works end to end on real data and what each initialisation gives "
-    "at demo size, not how CTC behaves at the paper's: the appendix's Figures 1-3 (CIFAR-100 to STL-10, "
-    "ResNet-18, 300 epochs) show the baseline's transfer accuracy flattening or falling late in training while "
-    "its source accuracy keeps rising, and CTC's second stage lifting it again. The Mask R-CNN runs train for "
-    "{detection_iters} iterations on synthetic shapes and the fine-tunes are scored on {fgvc_images} test "
-    "images, so their AP and top-1 compare the initialisations at that scale only. "
-    "`--config-file configs/demo/paper.yaml` runs the same pipeline at the paper's scale."
-)
 NETWORKS = ("baseline", "ctc")  # the pretraining runs, compared throughout
 # What of a step's output is progress: Detectron2's periodic line and the analyses' ETA lines.
 _PROGRESS = (re.compile(r"eta: (\S+)\s+iter: (\d+)"), re.compile(r"\]:? (.+: \d+/\d+, eta \S+)$"))
@@ -309,10 +299,6 @@ def run_demo(config_file: str, opts: List[str]) -> None:
     datasets = prepare_datasets(cfg, out)
     per_seed = {seed: run_seed(cfg, pipeline, out, seed, datasets) for seed in cfg.SEEDS}
 
-    first = per_seed[cfg.SEEDS[0]]
-    ctc = first["runs"]["ctc"]
-    fgvc_images = next((r.get("num_images") for r in first["fgvc"].values()), "a few")
-    seeds = f"{len(cfg.SEEDS)} seeds ({', '.join(map(str, cfg.SEEDS))})" if len(cfg.SEEDS) > 1 else "One seed"
     results = {
         "config": config_file,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
@@ -326,19 +312,9 @@ def run_demo(config_file: str, opts: List[str]) -> None:
         "per_seed": per_seed,
         "detection_note": datasets["detection_note"],
         "fgvc_note": datasets["fgvc_note"],
-        "caveats": CAVEATS.format(
-            seeds=seeds,
-            model=f"ResNet-{ctc['model'][0]} ({ctc['model'][1]} stem) on {ctc['input_size']}x{ctc['input_size']} "
-            "inputs",
-            epochs=ctc["total_epochs"],
-            images=ctc["images"],
-            detection_iters=first["detection_iters"],
-            fgvc_images=fgvc_images,
-        ),
     }
-    write_plots(results, out)
     atomic_write_json(os.path.join(out, "results.json"), results)
-    atomic_write_text(os.path.join(out, "report.md"), build_report(results))
+    write_report(results, out)
     print(f"\ndemo: done in {results['total_seconds']:.0f} s. Report: {os.path.join(out, 'report.md')}")
     for seed in cfg.SEEDS:
         for name, summary in per_seed[seed]["runs"].items():
@@ -347,13 +323,39 @@ def run_demo(config_file: str, opts: List[str]) -> None:
             )
 
 
+def write_report(results: Dict[str, Any], out: str) -> None:
+    write_plots(results, out)
+    atomic_write_text(os.path.join(out, "report.md"), build_report(results))
+
+
+def rebuild_report(config_file: str, opts: List[str]) -> None:
+    """report.md and the plots again from OUTPUT_DIR/results.json, with this checkout's report code."""
+    cfg = merge_config(get_demo_cfg(), config_path(config_file), opts)
+    out = os.path.abspath(cfg.OUTPUT_DIR)
+    path = os.path.join(out, "results.json")
+    try:
+        results = read_json(path)
+    except FileNotFoundError:
+        raise UserError(f"no results to report: {path} does not exist (run the demo first)") from None
+    except ValueError as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+    if not isinstance(results, dict) or "per_seed" not in results:
+        raise UserError(f"{path} is not a demo's results.json (it has no per_seed)")
+    results["report_commit"] = git_commit()
+    write_report(results, out)
+    print(f"demo: report rebuilt from {path}: {os.path.join(out, 'report.md')}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         parser = ArgumentParser(__doc__)
         parser.add_argument("--config-file", default="configs/demo/default.yaml", metavar="FILE")
+        parser.add_argument(
+            "--report-only", action="store_true", help="rebuild report.md and the plots from OUTPUT_DIR/results.json"
+        )
         parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of the demo config")
         args = parser.parse_args(argv)
-        run_demo(args.config_file, args.opts)
+        (rebuild_report if args.report_only else run_demo)(args.config_file, args.opts)
 
     return run(TOOL, body)
 

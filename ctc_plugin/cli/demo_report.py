@@ -115,6 +115,8 @@ def build_report(results: Dict[str, Any]) -> str:
         f"{results['machine']}. Seeds: {', '.join(map(str, seeds))}. Total time {results['total_seconds']:.0f} s.",
         "",
     ]
+    if results.get("report_commit", results["commit"]) != results["commit"]:
+        out += [f"This report was rebuilt from `results.json` at commit `{results['report_commit']}`.", ""]
     if several:
         out += [
             f"Every number is the mean ± standard deviation over the {len(seeds)} seeds; `results.json` holds each "
@@ -207,8 +209,35 @@ def build_report(results: Dict[str, Any]) -> str:
     out += _downstream(per_seed, "fgvc", metrics, inits, {"top1": "test top-1 (%)", "top5": "test top-5 (%)"})
 
     out += ["## What this run can and cannot show", ""]
-    out += [results["caveats"], ""]
+    out += [caveats(per_seed), ""]
     return "\n".join(out)
+
+
+def caveats(per_seed: Mapping[int, Mapping[str, Any]]) -> str:
+    """What the run's scale allows one to conclude, from its own sizes."""
+    seeds = sorted(per_seed)
+    first = per_seed[seeds[0]]
+    ctc = first["runs"]["ctc"]
+    depth, stem = ctc["model"]
+    test_images = next((r.get("num_images") for r in first["fgvc"].values()), "a few")
+    if len(seeds) > 1:
+        judged = (
+            f"{len(seeds)} seeds ({', '.join(map(str, seeds))}). The comparison lines above say, for each "
+            "difference, whether it exceeds its own spread across seeds; one within it is no evidence either way."
+        )
+    else:
+        judged = "One seed, so no difference above can be judged against a spread across seeds."
+    return (
+        f"{judged} The network is a ResNet-{depth} ({stem} stem) on {ctc['input_size']}x{ctc['input_size']} "
+        f"inputs, {ctc['total_epochs']} epochs on {ctc['images']} training images. This scale shows that every "
+        "part of the pipeline works end to end on real data and what each initialisation gives at demo size, not "
+        "how CTC behaves at the paper's: the appendix's Figures 1-3 (CIFAR-100 to STL-10, ResNet-18, 300 epochs) "
+        "show the baseline's transfer accuracy flattening or falling late in training while its source accuracy "
+        "keeps rising, and CTC's second stage lifting it again. The Mask R-CNN runs train for "
+        f"{first['detection_iters']} iterations on synthetic shapes and the fine-tunes are scored on {test_images} "
+        "test images, so their AP and top-1 compare the initialisations at that scale only. "
+        "`--config-file configs/demo/paper.yaml` runs the same pipeline at the paper's scale."
+    )
 
 
 def transfer_findings(curves: Dict[str, Dict[int, List[float]]], per_seed, baseline: str, ctc: str) -> List[str]:
