@@ -115,3 +115,14 @@ def test_loader_yields_images_labels_indices_iterations_identically_with_workers
         assert x0.shape == (8, 3, 32, 32) and torch.equal(x0, x2) and torch.equal(y0, y2) and torch.equal(i0, i2)
         assert torch.equal(y0, torch.tensor([dataset.targets[i] for i in i0]))
         assert n0.tolist() == n2.tolist() == [iteration] * 8  # the batch says which iteration it is
+
+
+@pytest.mark.parametrize("style", ["mnist", "cifar", "imagenet"])
+def test_crop_and_flip_off_trains_on_the_test_view(style):
+    image = Image.fromarray(np.random.RandomState(0).randint(0, 255, (40, 36), dtype=np.uint8)).convert("RGB")
+    test = build_transform(style, False, 32)(image)
+    plain = build_transform(style, True, 32, crop_and_flip=False)
+    augmented = build_transform(style, True, 32)
+    torch.manual_seed(0)
+    assert all(torch.equal(plain(image), test) for _ in range(3))
+    assert not all(torch.equal(augmented(image), test) for _ in range(3))

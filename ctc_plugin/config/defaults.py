@@ -100,6 +100,9 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.DATASETS.CLASSES = []
     # Keep only the first this many training images of each class (0 keeps all).
     cfg.DATASETS.IMAGES_PER_CLASS = 0
+    # Random crop (padded; RandomResizedCrop for ImageNet-style images) and horizontal flip of every
+    # training image (the CRD/CTC recipe); False trains on the test view of each image.
+    cfg.INPUT.CROP_AND_FLIP = True
     # torchvision's AutoAugment (CIFAR10 policy for small images, IMAGENET for large ones).
     cfg.INPUT.AUTO_AUGMENT = False
     # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.

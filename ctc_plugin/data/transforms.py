@@ -47,6 +47,7 @@ def build_transform(
     auto_augment: bool = False,
     normalization: Optional[Normalization] = None,
     cutout: int = 0,
+    crop_and_flip: bool = True,
 ) -> T.Compose:
     """The transform of a dataset style; output is a normalised 3 x size x size tensor.
 
@@ -58,6 +59,8 @@ def build_transform(
         normalization: (mean, std) on the 0-1 scale; default the style's own statistics. A
             network must see the normalisation it was trained with, whatever the images.
         cutout: with ``train``, zero one square of this side after AutoAugment (0: none).
+        crop_and_flip: with ``train``, the random crop and flip above; False gives the test view's
+            geometry (AutoAugment and Cutout still apply when asked for).
     """
     if style not in NORMALIZATION:
         raise ValueError(f"unknown image style {style!r}; known: {sorted(NORMALIZATION)}")
@@ -65,13 +68,13 @@ def build_transform(
     if style == "mnist":
         steps += [T.Pad(2), T.Grayscale(num_output_channels=3)]
     if style == "imagenet":
-        if train:
+        if train and crop_and_flip:
             steps += [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
         else:
             steps += [T.Resize(round(image_size * 256 / 224)), T.CenterCrop(image_size)]
     else:
         steps.append(T.Resize(image_size))  # a no-op at the images' own size (32 for CIFAR)
-        if train:
+        if train and crop_and_flip:
             steps += [T.RandomCrop(image_size, padding=image_size // 8), T.RandomHorizontalFlip()]
     if train and auto_augment:
         steps.append(T.AutoAugment(AUTOAUGMENT_POLICY[style]))

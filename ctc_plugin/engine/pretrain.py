@@ -95,7 +95,9 @@ class CTCTrainer(EpochTrainer):
 
     def build_transforms(self, cfg):
         style, size, normalization = self.train_set.style, cfg.INPUT.SIZE, (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD)
-        train = build_transform(style, True, size, cfg.INPUT.AUTO_AUGMENT, normalization, cfg.INPUT.CUTOUT)
+        train = build_transform(
+            style, True, size, cfg.INPUT.AUTO_AUGMENT, normalization, cfg.INPUT.CUTOUT, cfg.INPUT.CROP_AND_FLIP
+        )
         return train, build_transform(style, False, size, normalization=normalization)
 
     def checkpointables(self) -> Dict[str, Any]:
