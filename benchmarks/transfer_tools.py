@@ -34,7 +34,7 @@ from detectron2.utils.events import EventStorage  # noqa: E402
 from ctc_plugin.backbones import ResNet  # noqa: E402
 from ctc_plugin.cli import train_net  # noqa: E402
 from ctc_plugin.cli.common import training_parser  # noqa: E402
-from ctc_plugin.cli.demo_data import write_shapes_coco  # noqa: E402
+from ctc_plugin.study.datasets import write_shapes_coco  # noqa: E402
 
 TINY = (
     "MODEL.DEVICE cpu INPUT.MIN_SIZE_TRAIN (96,) INPUT.MAX_SIZE_TRAIN 128 SOLVER.IMS_PER_BATCH 2 "

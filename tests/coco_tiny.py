@@ -5,7 +5,7 @@ and ``root/coco/{train,val}2017/*.jpg``; with ``DETECTRON2_DATASETS=root`` the b
 names ``coco_2017_train`` / ``coco_2017_val`` read it. It is the demo's shapes set, small.
 """
 
-from ctc_plugin.cli.demo_data import write_shapes_coco
+from ctc_plugin.study.datasets import write_shapes_coco
 
 
 def write_tiny_coco(root: str, num_train: int = 4, num_val: int = 2, seed: int = 0) -> str:

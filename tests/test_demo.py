@@ -52,11 +52,11 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     assert "ctc_detectron2.pkl" not in log
     # One line per comparison, each saying whether the difference exceeds the spread across seeds.
     lines = [line for line in report.splitlines() if line.startswith("- ") and " minus " in line]
-    assert any(line.startswith("- test top-1 (%), CTC weights minus random initialisation: ") for line in lines)
+    assert any(line.startswith("- test top-1 (%), ctc weights minus random initialisation: ") for line in lines)
     assert all(("the spread across seeds" in line) or line.endswith("not measured.") for line in lines)
     assert [step["name"] for step in results["steps"]][-1] == "seed1_finetune_fgvc_random"
     # Top-5 of five classes is 100% by construction: said once, not tabled; with more classes it is tabled.
-    from ctc_plugin.cli.demo_report import build_report
+    from ctc_plugin.study.report import build_report
 
     assert all(m["num_classes"] == 5 for n in results["per_seed"].values() for m in n["fgvc"].values())
     assert "Top-5 is not shown: with 5 classes" in report and "test top-5" not in report
@@ -82,9 +82,9 @@ def test_demo_refuses_seeds_it_cannot_run(tmp_path, capsys):
     assert demo.main([*argv, "SEEDS", "[1, 1]"]) == 2
     assert capsys.readouterr().err.strip() == "demo: error: SEEDS must be distinct integers of 0 or more, got [1, 1]"
     assert demo.main([*argv, "DOWNSTREAM.INITS", "['imagenet']"]) == 2
-    assert "DOWNSTREAM.INITS must name ctc, baseline or random" in capsys.readouterr().err
+    assert "DOWNSTREAM.INITS must name arms (baseline, ctc) or random" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
     assert demo.main([*argv, "--report-only"]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"demo: error: no results to report: {tmp_path / 'd' / 'results.json'} does not exist (run the demo first)"
+        f"demo: error: no results to report: {tmp_path / 'd' / 'results.json'} does not exist (run the study first)"
     )

@@ -1,4 +1,4 @@
-"""The demo's numbers over seeds: mean and standard deviation, and paired differences between runs.
+"""A study's numbers over seeds: mean and standard deviation, paired differences, late falls.
 
 With one seed a number is shown alone and no comparison can be judged. With several, a
 difference between two runs (CTC minus baseline, say) is taken seed by seed. Its mean is
@@ -69,3 +69,61 @@ def by_seed(per_seed: Mapping[int, Mapping], *path: str) -> Dict[int, float]:
         if isinstance(value, (int, float)) and not math.isnan(float(value)):
             found[int(seed)] = float(value)
     return found
+
+
+def arm_curves(per_seed: Mapping[int, Mapping], arm: str) -> Dict[int, Dict[int, float]]:
+    """seed -> epoch -> the temporal-transfer top-1 of ``arm`` in that seed."""
+    return {
+        int(seed): {int(r["epoch"]): float(r["top1"]) for r in numbers["transfer"] if str(r["run"]) == arm}
+        for seed, numbers in per_seed.items()
+    }
+
+
+def source_curves(per_seed: Mapping[int, Mapping], arm: str) -> Dict[int, Dict[int, float]]:
+    """seed -> epoch -> the source test top-1 of ``arm`` in that seed (the epochs it was evaluated)."""
+    return {
+        int(seed): {int(e): float(v) for e, v in numbers["runs"][arm]["top1_per_epoch"].items()}
+        for seed, numbers in per_seed.items()
+        if arm in numbers["runs"]
+    }
+
+
+def late_fall(transfer: Mapping[int, Mapping[int, float]], source: Mapping[int, Mapping[int, float]]) -> Dict:
+    """Whether an arm's transfer falls late in training while its source accuracy still rises.
+
+    The peak is the epoch where the mean transfer curve over seeds is highest (epochs every seed
+    measured). The fall is taken seed by seed, transfer at the peak minus transfer at the last
+    epoch, and the rise of the source top-1 the same way, from its last evaluation at or before
+    the peak to the last epoch. ``falls`` holds when the fall's mean is positive and exceeds its
+    spread across seeds; ``source_rises`` likewise for the rise. ``best_minus_final`` is each
+    seed's own best transfer minus its final one.
+    """
+    seeds = sorted(s for s in transfer if transfer[s])
+    epochs = sorted(set.intersection(*(set(transfer[s]) for s in seeds))) if seeds else []
+    if not epochs:
+        return {"seeds": []}
+    mean_curve = {e: statistics.fmean(transfer[s][e] for s in seeds) for e in epochs}
+    peak, last = max(epochs, key=lambda e: (mean_curve[e], -e)), epochs[-1]
+    fall = paired_difference({s: transfer[s][peak] for s in seeds}, {s: transfer[s][last] for s in seeds})
+    best_minus_final = {s: max(transfer[s].values()) - transfer[s][max(transfer[s])] for s in seeds}
+    rise: Dict[int, float] = {}
+    for s in seeds:
+        evaluated = sorted(source.get(s, {}))
+        before = [e for e in evaluated if e <= peak]
+        if before and evaluated[-1] > before[-1]:
+            rise[s] = source[s][evaluated[-1]] - source[s][before[-1]]
+    rise_mean, rise_sd = mean_sd(rise.values())
+    return {
+        "seeds": seeds,
+        "peak_epoch": peak,
+        "last_epoch": last,
+        "peak_mean": mean_curve[peak],
+        "last_mean": mean_curve[last],
+        "fall": fall,
+        "falls": peak < last and fall["mean"] > 0 and bool(fall["exceeds_spread"]),
+        "best_minus_final": best_minus_final,
+        "source_rise": rise,
+        "source_rise_mean": rise_mean,
+        "source_rise_sd": rise_sd,
+        "source_rises": bool(rise) and rise_mean > 0 and (math.isnan(rise_sd) or rise_mean > rise_sd),
+    }

@@ -1,0 +1,136 @@
+"""A study's configuration: the named pretraining arms it compares, its seeds and which steps run.
+
+A study pretrains every arm once per seed, measures the temporal transferability and (optionally)
+the information plane of every arm, and runs the downstream tasks from the arms that
+``DOWNSTREAM.INITS`` names. The demo is the study of two arms, "baseline" and "ctc".
+"""
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from fvcore.common.config import CfgNode as CN
+
+from ..utils.errors import UserError
+
+# An initialisation of the downstream runs that is no arm: the same architecture from scratch.
+RANDOM_INIT = "random"
+_ARM_KEYS = {"NAME", "CONFIG", "OPTS"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One pretraining run of every seed: a ctc-pretrain config and its KEY VALUE overrides."""
+
+    name: str
+    config: str
+    opts: Tuple[str, ...] = ()
+
+
+def get_study_cfg() -> CN:
+    """Every key of a study (``ctc-demo --config-file``), with a comment above each."""
+    cfg = CN()
+    # Everything the study writes (runs, converted weights, datasets it makes, report.md, results.json).
+    cfg.OUTPUT_DIR = "demo_output"
+    # Every seed runs every step; with several the report gives mean +- standard deviation and says
+    # whether each difference exceeds that spread.
+    cfg.SEEDS = [0]
+    # The pretraining runs compared, in order: a list of {NAME, CONFIG, OPTS} (a ctc-pretrain config
+    # and KEY VALUE overrides of it). A derived config's list replaces its base's.
+    cfg.ARMS = [
+        {"NAME": "baseline", "CONFIG": "configs/pretrain/fashion_mnist_r18_baseline.yaml", "OPTS": []},
+        {"NAME": "ctc", "CONFIG": "configs/pretrain/fashion_mnist_r18_ctc.yaml", "OPTS": []},
+    ]
+    # The arm every other arm is compared with, seed by seed; "" takes the first arm.
+    cfg.REFERENCE_ARM = ""
+    cfg.DOWNSTREAM = CN()
+    # Initialisations of the Mask R-CNN and fine-grained runs: arm names (their converted pretrained
+    # networks) and "random" (the same architecture, randomly initialised); empty: no downstream run.
+    cfg.DOWNSTREAM.INITS = ["ctc", "baseline", RANDOM_INIT]
+    # Run Mask R-CNN (ctc-train-net) and the fine-grained fine-tune (ctc-finetune-fgvc) from each of them.
+    cfg.DOWNSTREAM.DETECTION = True
+    cfg.DOWNSTREAM.FGVC = True
+    cfg.PRETRAIN = CN()
+    # KEY VALUE overrides applied to every arm, before the arm's own.
+    cfg.PRETRAIN.OPTS = []
+    # DATASETS.ROOT of every arm; empty keeps the configs' own.
+    cfg.PRETRAIN.DATASETS_ROOT = ""
+    cfg.TRANSFER = CN()
+    # Flags of ctc-temporal-transfer after --run (target dataset, probe schedule, --every).
+    cfg.TRANSFER.ARGS = []
+    cfg.MI = CN()
+    # Estimate the information plane of every arm with ctc-estimate-mi.
+    cfg.MI.ENABLED = True
+    # Flags of ctc-estimate-mi after --run (MINE steps, samples, --every).
+    cfg.MI.ARGS = []
+    cfg.DETECTION = CN()
+    # ctc-train-net config and KEY VALUE overrides (sizes, iterations).
+    cfg.DETECTION.CONFIG = "configs/coco_maskrcnn_ctc.yaml"
+    cfg.DETECTION.OPTS = []
+    # Folder that DETECTRON2_DATASETS names (holding coco/); empty: synthetic shapes are written.
+    cfg.DETECTION.DATASETS = ""
+    # Images of the synthetic shapes set (train, val).
+    cfg.DETECTION.SHAPES_IMAGES = [64, 16]
+    cfg.FGVC = CN()
+    # ctc-finetune-fgvc config and KEY VALUE overrides.
+    cfg.FGVC.CONFIG = "configs/fgvc/cub200_r50.yaml"
+    cfg.FGVC.OPTS = []
+    # Folder holding CUB_200_2011/; empty: Fashion-MNIST's held-out classes are written in that layout.
+    cfg.FGVC.ROOT = ""
+    # Where Fashion-MNIST is, which classes make the fine-grained set, and how many images per class.
+    cfg.FGVC.FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
+    cfg.FGVC.CLASSES = [5, 6, 7, 8, 9]
+    cfg.FGVC.IMAGES_PER_CLASS = [60, 40]
+    return cfg
+
+
+def study_arms(cfg: CN) -> List[Arm]:
+    """The arms of ``cfg.ARMS``, checked: each a mapping with a distinct NAME and a CONFIG.
+
+    Raises:
+        UserError: an entry that is no mapping, lacks NAME or CONFIG, has another key, or repeats a name.
+    """
+    arms = []
+    if not isinstance(cfg.ARMS, (list, tuple)) or not cfg.ARMS:
+        raise UserError("ARMS must be a non-empty list of {NAME, CONFIG, OPTS}")
+    for i, entry in enumerate(cfg.ARMS):
+        if not hasattr(entry, "keys") or not {"NAME", "CONFIG"} <= set(entry.keys()):
+            raise UserError(f"ARMS[{i}] must be a mapping with NAME and CONFIG (and optionally OPTS), got {entry!r}")
+        unknown = sorted(set(entry.keys()) - _ARM_KEYS)
+        if unknown:
+            raise UserError(f"ARMS[{i}] ({entry['NAME']}) has unknown key(s) {unknown}; an arm has NAME, CONFIG, OPTS")
+        name, opts = str(entry["NAME"]), entry.get("OPTS") or []
+        if not name or name == RANDOM_INIT or not name.replace("_", "").replace("-", "").isalnum():
+            raise UserError(
+                f"ARMS[{i}]: NAME must be letters, digits, '_' or '-' and not '{RANDOM_INIT}', got {name!r}"
+            )
+        if not isinstance(opts, (list, tuple)) or len(opts) % 2:
+            raise UserError(f"ARMS[{i}] ({name}): OPTS must be a list of KEY VALUE pairs, got {opts!r}")
+        arms.append(Arm(name, str(entry["CONFIG"]), tuple(str(o) for o in opts)))
+    names = [arm.name for arm in arms]
+    if len(set(names)) != len(names):
+        raise UserError(f"ARMS names must differ, got {names}")
+    return arms
+
+
+def reference_arm(cfg: CN, arms: List[Arm]) -> str:
+    """The name of the arm every other is compared with."""
+    names = [arm.name for arm in arms]
+    if cfg.REFERENCE_ARM and cfg.REFERENCE_ARM not in names:
+        raise UserError(f"REFERENCE_ARM {cfg.REFERENCE_ARM!r} is not an arm; arms: {names}")
+    return cfg.REFERENCE_ARM or names[0]
+
+
+def check_study_config(cfg: CN) -> List[Arm]:
+    """Refuse, with one line, arms, seeds and initialisations the study cannot run; returns the arms."""
+    arms = study_arms(cfg)
+    reference_arm(cfg, arms)
+    seeds = list(cfg.SEEDS)
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise UserError(f"SEEDS must be distinct integers of 0 or more, got {seeds}")
+    names = [arm.name for arm in arms]
+    unknown = [name for name in cfg.DOWNSTREAM.INITS if name not in (*names, RANDOM_INIT)]
+    if unknown:
+        raise UserError(
+            f"DOWNSTREAM.INITS must name arms ({', '.join(names)}) or {RANDOM_INIT}, got {list(cfg.DOWNSTREAM.INITS)}"
+        )
+    return arms

@@ -1,0 +1,110 @@
+"""The study runner: named arms over seeds into one results.json and report, continued where it stopped."""
+
+import json
+import os
+
+import pytest
+from test_data import write_fashion_mnist
+
+from ctc_plugin.cli import demo
+from ctc_plugin.study.report import build_report
+from ctc_plugin.study.summary import late_fall
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARMS = (
+    "[{'NAME': 'plain', 'CONFIG': 'configs/pretrain/fashion_mnist_r18_baseline.yaml', "
+    "'OPTS': ['INPUT.CROP_AND_FLIP', 'False']}, "
+    "{'NAME': 'no_ias', 'CONFIG': 'configs/pretrain/fashion_mnist_r18_ctc.yaml', 'OPTS': ['CTC.ALPHA', '0.0']}]"
+)
+
+
+def _argv(tmp_path, *opts):
+    fashion = tmp_path / "fashion-mnist"
+    if not fashion.exists():
+        write_fashion_mnist(str(fashion), count=200)
+    return ["--config-file", os.path.join(REPO, "configs", "demo", "tiny.yaml"), "OUTPUT_DIR", str(tmp_path / "s"),
+            "PRETRAIN.DATASETS_ROOT", str(fashion), "ARMS", ARMS, "DOWNSTREAM.INITS", "[]", *opts]  # fmt: skip
+
+
+def test_study_of_named_arms_continues_where_it_stopped(tmp_path, capsys):
+    # One seed first, as a study cut short after its first seed would leave it.
+    assert demo.main(_argv(tmp_path, "SEEDS", "[0]")) == 0
+    first = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert first["seeds"] == [0] and [a["name"] for a in first["arms"]] == ["plain", "no_ias"]
+    capsys.readouterr()
+
+    assert demo.main(_argv(tmp_path, "SEEDS", "[0, 1]")) == 0
+    shown = capsys.readouterr().out
+    assert "demo: seed0_pretrain_plain: done before" in shown and "demo: seed1_pretrain_plain: iteration " in shown
+    results = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and results["reference"] == "plain"
+    assert results["total_seconds"] > first["total_seconds"]
+    for numbers in results["per_seed"].values():
+        assert set(numbers["runs"]) == {"plain", "no_ias"}
+        assert (
+            {row["run"] for row in numbers["transfer"]} == {row["run"] for row in numbers["mi"]} == {"plain", "no_ias"}
+        )
+        assert {int(row["epoch"]) for row in numbers["transfer"]} == {1, 2}
+        assert numbers["detection"] == numbers["fgvc"] == numbers["conversion"] == {}
+    # The arms' own overrides reached their runs.
+    config = (tmp_path / "s" / "seed_1" / "pretrain" / "plain" / "config.yaml").read_text()
+    assert "CROP_AND_FLIP: false" in config
+
+    report = (tmp_path / "s" / "report.md").read_text()
+    assert "Arms: plain, no_ias (reference: plain)" in report and "## Detectron2" not in report
+    assert "- Final transfer accuracy, no_ias minus plain: " in report
+    assert "- Best minus final transfer, no_ias minus plain: " in report
+    assert any(line.startswith("- plain: mean transfer peaks at epoch ") for line in report.splitlines())
+    for plot in ("temporal_transfer.png", "source_accuracy.png", "information_plane.png"):
+        assert (tmp_path / "s" / plot).stat().st_size > 1000
+
+    # Nothing left to run: every step is skipped and the study's time does not change.
+    assert demo.main(_argv(tmp_path, "SEEDS", "[0, 1]")) == 0
+    assert "iteration " not in capsys.readouterr().out
+    again = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert again["total_seconds"] == results["total_seconds"]
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["ARMS", "[{'NAME': 'a'}]"], "ARMS[0] must be a mapping with NAME and CONFIG"),
+        (["ARMS", "[{'NAME': 'a', 'CONFIG': 'x.yaml', 'OTPS': []}]"], "ARMS[0] (a) has unknown key(s) ['OTPS']"),
+        (["ARMS", "[{'NAME': 'a', 'CONFIG': 'x'}, {'NAME': 'a', 'CONFIG': 'y'}]"], "ARMS names must differ"),
+        (["ARMS", "[{'NAME': 'a', 'CONFIG': 'x', 'OPTS': ['SEED']}]"], "OPTS must be a list of KEY VALUE pairs"),
+        (["REFERENCE_ARM", "ctcc"], "REFERENCE_ARM 'ctcc' is not an arm; arms: ['baseline', 'ctc']"),
+        (["ARMS", "[]"], "ARMS must be a non-empty list"),
+    ],
+)
+def test_study_refuses_arms_it_cannot_run(tmp_path, capsys, opts, message):
+    argv = ["--config-file", os.path.join(REPO, "configs", "demo", "tiny.yaml"), "OUTPUT_DIR", str(tmp_path / "s")]
+    assert demo.main([*argv, *opts]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("demo: error: ") and message in error and "\n" not in error
+    assert not (tmp_path / "s").exists()
+
+
+def test_late_fall_is_judged_seed_by_seed():
+    falling = {0: {1: 80.0, 5: 90.0, 10: 86.0}, 1: {1: 81.0, 5: 91.0, 10: 88.0}}
+    source = {0: {5: 70.0, 10: 75.0}, 1: {5: 71.0, 10: 74.0}}
+    fall = late_fall(falling, source)
+    assert (fall["peak_epoch"], fall["last_epoch"]) == (5, 10)
+    assert fall["fall"]["differences"] == [4.0, 3.0] and fall["falls"]
+    assert fall["source_rise"] == {0: 5.0, 1: 3.0} and fall["source_rises"]
+    assert fall["best_minus_final"] == {0: 4.0, 1: 3.0}
+    # A fall in one seed and a rise in the other is within the spread.
+    mixed = late_fall({0: {1: 80.0, 5: 90.0, 10: 86.0}, 1: {1: 80.0, 5: 88.0, 10: 91.0}}, {})
+    assert not mixed["falls"] and mixed["source_rise"] == {} and not mixed["source_rises"]
+    # Still rising at the end: the peak is the last epoch, nothing fell.
+    rising = late_fall({0: {1: 80.0, 10: 90.0}, 1: {1: 81.0, 10: 92.0}}, source)
+    assert rising["peak_epoch"] == 10 and not rising["falls"]
+
+
+def test_report_reads_the_demo_results_from_before_arms():
+    with open(os.path.join(REPO, "docs", "results", "fashion_mnist_study", "results.json")) as f:
+        results = json.load(f)
+    assert "arms" not in results
+    report = build_report(results)
+    assert "Arms: baseline, ctc (reference: baseline)" in report
+    assert "- Final source test top-1, ctc minus baseline: -0.89 ± 1.97 points over 3 seeds" in report
+    assert "- box AP, ctc weights minus random initialisation: " in report
