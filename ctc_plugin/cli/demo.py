@@ -19,6 +19,7 @@ and plots from results.json without running anything.
 """
 
 import logging
+import signal
 import sys
 from typing import List, Optional
 
@@ -39,6 +40,12 @@ def _show_progress() -> None:
     logger.propagate = False
 
 
+def _stop(signum, frame) -> None:
+    # A study stopped with SIGTERM (kill, a scheduler) stops its running step too; that step's
+    # trainer saves a checkpoint at its iteration, and the next run continues from it.
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         parser = ArgumentParser(__doc__)
@@ -49,6 +56,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of the study config")
         args = parser.parse_args(argv)
         _show_progress()
+        signal.signal(signal.SIGTERM, _stop)
         if args.report_only:
             path = rebuild_report(args.config_file, args.opts)
             print(f"{TOOL}: report rebuilt from results.json: {path}")
