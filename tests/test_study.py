@@ -2,6 +2,9 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from test_data import write_fashion_mnist
@@ -108,3 +111,29 @@ def test_report_reads_the_demo_results_from_before_arms():
     assert "Arms: baseline, ctc (reference: baseline)" in report
     assert "- Final source test top-1, ctc minus baseline: -0.89 ± 1.97 points over 3 seeds" in report
     assert "- box AP, ctc weights minus random initialisation: " in report
+
+
+def test_study_stopped_with_sigterm_stops_its_step_and_continues(tmp_path):
+    one_arm = "[{'NAME': 'plain', 'CONFIG': 'configs/pretrain/fashion_mnist_r18_baseline.yaml'}]"
+    small = "['DATASETS.IMAGES_PER_CLASS', '8', 'SOLVER.IMS_PER_BATCH', '4', 'SOLVER.IAS_EPOCHS', '2', "
+    small += "'TRAINER.LOG_PERIOD', '2', 'TEST.IMS_PER_BATCH', '64']"
+    argv = _argv(tmp_path, "SEEDS", "[0]", "MI.ENABLED", "False", "ARMS", one_arm, "PRETRAIN.OPTS", small)
+    command = [sys.executable, "-m", "ctc_plugin.cli.demo", *argv]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    for line in process.stdout:  # the first arm is training
+        if line.startswith("demo: seed0_pretrain_plain: iteration "):
+            break
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err.strip() == "demo: interrupted"
+    # The step stopped with its study, after a checkpoint; nothing of the study is still running.
+    running = subprocess.run(["pgrep", "-f", str(tmp_path / "s")], capture_output=True, text=True).stdout
+    assert running.strip() == ""
+    ledger = json.loads((tmp_path / "s" / "steps.json").read_text())
+    assert [(s["name"], s["finished"]) for s in ledger] == [("seed0_pretrain_plain", False)]
+
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Resuming from" in (tmp_path / "s" / "logs" / "seed0_pretrain_plain.log").read_text()
+    results = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert set(results["per_seed"]["0"]["runs"]) == {"plain"}
