@@ -101,7 +101,7 @@ PRETRAIN_RULES = (
     positive("CTC.IRS.TEMPERATURE"),
     fraction("CTC.IRS.MOMENTUM"),
     positive("CTC.IRS.NUM_NEGATIVES"),
-    one_of("CTC.IRS.NEGATIVES", ("other_classes", "uniform")),
+    one_of("CTC.IRS.NEGATIVES", ("other_classes", "relax", "uniform")),
     non_negative("TEMPORAL_TRANSFER.PERIOD_EPOCHS"),
     one_of("TEMPORAL_TRANSFER.PROTOCOL", ("appendix", "release")),
     non_negative("TEMPORAL_TRANSFER.IMAGE_SIZE"),

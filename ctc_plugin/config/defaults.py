@@ -151,7 +151,10 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.CTC.IRS.MOMENTUM = 0.5
     # Negatives per sample K.
     cfg.CTC.IRS.NUM_NEGATIVES = 16384
-    # "other_classes" (the release's "exact" mode) or "uniform" (any image, CRD's "relax").
+    # The positive slot and the K negatives of each sample. "other_classes": its own slot, negatives
+    # from the other classes (the release's --mode exact). "relax": a random image of its class,
+    # negatives from the other classes (the release's --mode relax). "uniform": its own slot,
+    # negatives from all images (the release's AliasMethod path, used without contrast indices).
     cfg.CTC.IRS.NEGATIVES = "other_classes"
     # Refill both memories with the information bank's embeddings of every training image
     # before stage 2 (the release's --update_memory_bank).
