@@ -20,6 +20,7 @@ from ctc_plugin.backbones import RESNEXT_VARIANTS, CifarResNeXt, build_backbone
 from ctc_plugin.cli import pretrain, temporal_transfer
 from ctc_plugin.config import get_cfg, merge_config
 from ctc_plugin.data import NORMALIZATION, Cutout, build_dataset, build_transform
+from ctc_plugin.data.samples import IndexedSamples
 from ctc_plugin.engine.stages import build_lr_multiplier
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -246,7 +247,12 @@ def test_release_refill_embeds_with_the_training_augmentation(tmp_path):
         cfg.merge_from_list(["CTC.IRS.REFILL_AUGMENT", str(augment), "OUTPUT_DIR", str(tmp_path / "run")])
         trainer = CTCTrainer(cfg)
         expected = trainer.train_transform if augment else trainer.test_transform
-        assert trainer.build_refill_loader().dataset.transform is expected
+        refill = trainer.build_refill_loader().dataset
+        assert refill.transform is expected
+        if augment:  # the refill's crop and flip come from a stream of their own, not epoch 0's
+            training = IndexedSamples(trainer.train_set, trainer.train_transform, seed=cfg.SEED)
+            same = [torch.equal(refill[i][0], training[(i, 0, 0)][0]) for i in range(16)]
+            assert sum(same) <= 2, same
 
 
 def test_cutout_zeroes_one_square_after_autoaugment():
