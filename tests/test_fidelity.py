@@ -49,10 +49,18 @@ def test_warm_up_and_floor_are_the_release_baseline_s():
     multiplier = build_lr_multiplier(cfg, per_epoch)
     max_iter = cfg.SOLVER.IAS_EPOCHS * per_epoch
     warm = 5 * per_epoch
+    # The release's steps: epoch e (from 0) of the warm-up runs at (e + 1) / 5 throughout.
+    for epoch in range(5):
+        for iteration in (epoch * per_epoch, (epoch + 1) * per_epoch - 1):
+            assert multiplier(iteration / max_iter) == pytest.approx((epoch + 1) / 5), iteration
+    assert multiplier(warm / max_iter) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * warm / max_iter)))
+    assert multiplier((max_iter - 1) / max_iter) == pytest.approx(0.1, abs=1e-5)  # the cosine's floor
+    cfg.defrost()
+    cfg.SOLVER.WARMUP_SHAPE = "linear_iter"  # the per-iteration ramp
+    multiplier = build_lr_multiplier(cfg, per_epoch)
     assert multiplier(0) == pytest.approx(1 / warm)  # linear from 1/warm-up ...
     assert multiplier((warm // 2) / max_iter) == pytest.approx(0.5, abs=2e-3)  # ... through a half ...
     assert multiplier(warm / max_iter) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * warm / max_iter)))
-    assert multiplier((max_iter - 1) / max_iter) == pytest.approx(0.1, abs=1e-5)  # the cosine's floor
 
 
 # ---- bug 2: a probe feeds the network the normalisation it was trained with --------------------
@@ -187,7 +195,8 @@ RECIPES = {
     "cifar100_resnext32_16x4d_vanilla.yaml": {
         **COMMON,
         "--epochs 200": {"SOLVER.IAS_EPOCHS": 200, "SOLVER.IRS_EPOCHS": 0, "CTC.ALPHA": 0.0, "CTC.BETA": 0.0},
-        "(defaults) --min_lr_scale 0.1, warm_up_epochs=5": {"SOLVER.COSINE_FLOOR": 0.1, "SOLVER.WARMUP_EPOCHS": 5},
+        "(defaults) --min_lr_scale 0.1, warm_up_epochs=5": {"SOLVER.COSINE_FLOOR": 0.1, "SOLVER.WARMUP_EPOCHS": 5,
+                                                              "SOLVER.WARMUP_SHAPE": "release_epoch"},
     },
     "cifar100_resnext32_16x4d_ctc_transfer.yaml": {
         **COMMON, **CTC_COMMON,

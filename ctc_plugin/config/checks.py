@@ -73,6 +73,7 @@ ENGINE_RULES = (
     non_negative("SOLVER.CHECKPOINT_PERIOD_ITERS"),
     non_negative("SOLVER.MAX_CHECKPOINTS"),
     non_negative("SOLVER.WARMUP_EPOCHS"),
+    one_of("SOLVER.WARMUP_SHAPE", ("linear_iter", "release_epoch")),
     positive("INPUT.SIZE"),
     non_negative("DATALOADER.NUM_WORKERS"),
     non_negative("TEST.EVAL_PERIOD_EPOCHS"),

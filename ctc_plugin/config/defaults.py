@@ -125,6 +125,9 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Linear warm-up over this many epochs at the start of training, per iteration (the release's
     # baseline: 5); 0: none.
     cfg.SOLVER.WARMUP_EPOCHS = 0
+    # Shape of the warm-up: "linear_iter", a ramp per iteration from 1 / warm-up iterations;
+    # "release_epoch", the release's steps per epoch, (e + 1) / WARMUP_EPOCHS through epoch e.
+    cfg.SOLVER.WARMUP_SHAPE = "linear_iter"
     # The cosines end at this fraction of their start instead of 0 (the release's baseline: 0.1).
     cfg.SOLVER.COSINE_FLOOR = 0.0
 
