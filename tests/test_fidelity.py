@@ -64,7 +64,7 @@ def test_warm_up_and_floor_are_the_release_baseline_s():
 
 
 # ---- bug 2: a probe feeds the network the normalisation it was trained with --------------------
-def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_path):
+def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_path, capsys):
     run = tmp_path / "imagenet_run"
     run.mkdir()
     cfg = get_cfg()  # pretrained on ImageNet-style images, probed on STL-10 (whose style is CIFAR's)
@@ -83,6 +83,13 @@ def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_
     with torch.no_grad():
         batch = torch.stack([expected_view(image) for image in images["train"]])
         assert torch.allclose(features, network.forward_features(batch), atol=1e-5)
+    # The release protocol feeds STL-10 with CIFAR-100's statistics: wrong for this run, refused.
+    release = (
+        argv[:6] + argv[8:] + ["--protocol", "release", "--probe-epochs", "1", "--output-dir", str(tmp_path / "rel")]
+    )
+    assert temporal_transfer.main(release) == 2
+    assert "normalises stl10 with CIFAR-100's statistics" in capsys.readouterr().err
+    assert not (tmp_path / "rel" / "temporal_transfer.csv").exists()
 
 
 def test_training_records_the_normalisation_it_used(tmp_path):
@@ -288,16 +295,23 @@ def test_release_probe_trains_a_copy_in_train_mode_and_reports_the_best_epoch(tm
     assert all(torch.equal(before[k], v) for k, v in network.state_dict().items())  # a copy was probed
 
 
-def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_path):
+CINIC_MEAN, CINIC_STD = (0.47889522, 0.47227842, 0.43047404), (0.24205776, 0.23828046, 0.25874835)
+
+
+def write_cinic(folder) -> None:
+    """Two classes of plain-coloured 32 px images: 2 per class in train and test, 3 in valid."""
     from PIL import Image
 
     for split in ("train", "valid", "test"):
         for name in ("airplane", "truck"):
-            (tmp_path / "cinic" / split / name).mkdir(parents=True)
+            (folder / split / name).mkdir(parents=True)
             for i in range(3 if split == "valid" else 2):
-                Image.new("RGB", (32, 32), (200, 10, 10) if name == "airplane" else (10, 10, 200)).save(
-                    tmp_path / "cinic" / split / name / f"{i}.png"
-                )
+                colour = (200, 10, 10) if name == "airplane" else (10, 10, 200)
+                Image.new("RGB", (32, 32), colour).save(folder / split / name / f"{i}.png")
+
+
+def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_path):
+    write_cinic(tmp_path / "cinic")
     run = tmp_path / "run"
     run.mkdir()
     cfg = get_cfg()
@@ -309,6 +323,40 @@ def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_p
     (row,) = json.loads((tmp_path / "out" / "temporal_transfer.json").read_text())
     assert (row["protocol"], row["image_size"], row["test_images"], row["steps"]) == ("release", 32, 6, 2)
     assert temporal_transfer.main(argv + ["--steps", "5", "--output-dir", str(tmp_path / "x")]) == 2  # not its flag
+
+
+def test_estimate_mi_release_protocol_is_the_release_s_on_cinic(tmp_path, monkeypatch):
+    from ctc_plugin.cli import estimate_mi
+
+    write_cinic(tmp_path / "cinic")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(get_cfg().dump())  # a CIFAR-100 run
+    save_pretrain_checkpoint(random_resnet(18, stem="cifar", num_classes=100), run / "model_final.pth")
+    calls, views = [], []
+
+    def estimate(x, y, **settings):  # what mine.py would be given
+        calls.append((x, settings))
+        return 0.0
+
+    def extract(network, dataset, transform, **kwargs):
+        views.append(next(step for step in transform.transforms if isinstance(step, T.Normalize)))
+        return extract_features(network, dataset, transform, **kwargs)
+
+    extract_features = estimate_mi.extract_features
+    monkeypatch.setattr(estimate_mi, "estimate_mutual_information", estimate)
+    monkeypatch.setattr(estimate_mi, "extract_features", extract)
+    argv = ["--run", str(run), "--dataset", "cinic10_test", "--root", str(tmp_path / "cinic"), "--protocol", "release"]
+    argv += ["--num-workers", "0", "--format", "json", "--output-dir", str(tmp_path / "out")]
+    assert estimate_mi.main(argv) == 0
+    (row,) = json.loads((tmp_path / "out" / "mutual_information.json").read_text())
+    assert (row["dataset"], row["samples"]) == ("cinic10_valid", 6)  # the release's test loader reads valid/
+    assert all(list(view.mean) == list(CINIC_MEAN) and list(view.std) == list(CINIC_STD) for view in views)
+    (x, xt), (_, ty) = calls
+    red = (200 / 255 - CINIC_MEAN[0]) / CINIC_STD[0]  # X normalised with CINIC's statistics too
+    assert torch.allclose(x[:3, 0], torch.full((3,), red), atol=1e-5) or torch.allclose(x[3:, 0], torch.full((3,), red))
+    assert (xt["lr"], ty["lr"]) == (8e-5, 1e-5)  # the README's I(X;T) learning rate
+    assert estimate_mi.parse_args(["--run", str(run)]).xt_lr == 1e-4  # the appendix's by default
 
 
 def test_appendix_probe_defaults_are_the_appendix_s():
