@@ -20,6 +20,7 @@ from ctc_plugin.backbones import RESNEXT_VARIANTS, CifarResNeXt, build_backbone
 from ctc_plugin.cli import pretrain, temporal_transfer
 from ctc_plugin.config import get_cfg, merge_config
 from ctc_plugin.data import NORMALIZATION, Cutout, build_dataset, build_transform
+from ctc_plugin.data.release_autoaugment import ReleaseCIFAR10Policy
 from ctc_plugin.data.samples import IndexedSamples
 from ctc_plugin.engine.stages import build_lr_multiplier
 
@@ -261,7 +262,10 @@ def test_release_refill_embeds_with_the_training_augmentation(tmp_path):
         cfg.merge_from_list(["MODEL.DEVICE", "cpu", "DATASETS.ROOT", root, "SOLVER.IMS_PER_BATCH", "8"])
         cfg.merge_from_list(["DATALOADER.NUM_WORKERS", "0"])
         cfg.merge_from_list(["CTC.IRS.REFILL_AUGMENT", str(augment), "OUTPUT_DIR", str(tmp_path / "run")])
+        cfg.merge_from_list(["INPUT.AUTO_AUGMENT", str(augment), "INPUT.AUTO_AUGMENT_POLICY", "release"])
         trainer = CTCTrainer(cfg)
+        policies = [step for step in trainer.train_transform.transforms if isinstance(step, ReleaseCIFAR10Policy)]
+        assert len(policies) == int(augment)  # INPUT.AUTO_AUGMENT_POLICY reaches the training transform
         expected = trainer.train_transform if augment else trainer.test_transform
         refill = trainer.build_refill_loader().dataset
         assert refill.transform is expected

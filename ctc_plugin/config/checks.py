@@ -92,6 +92,7 @@ PRETRAIN_RULES = (
     non_negative("DATASETS.IMAGES_PER_CLASS"),
     non_negative("DATASETS.CLASSES"),
     non_negative("INPUT.CUTOUT"),
+    one_of("INPUT.AUTO_AUGMENT_POLICY", ("torchvision", "release")),
     positive("INPUT.PIXEL_STD"),
     non_negative("CTC.ALPHA"),
     non_negative("CTC.BETA"),

@@ -103,10 +103,15 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Random crop (padded; RandomResizedCrop for ImageNet-style images) and horizontal flip of every
     # training image (the CRD/CTC recipe); False trains on the test view of each image.
     cfg.INPUT.CROP_AND_FLIP = True
-    # torchvision's AutoAugment (CIFAR10 policy for small images, IMAGENET for large ones).
+    # AutoAugment (torchvision's: CIFAR10 policy for small images, IMAGENET for large ones; or the
+    # release's, INPUT.AUTO_AUGMENT_POLICY).
     cfg.INPUT.AUTO_AUGMENT = False
+    # Whose AutoAugment: "torchvision" (its policy for the style, black fill) or "release" (the
+    # authors' CIFAR10Policy: its own magnitudes and probabilities, grey fill; docs/fidelity.md).
+    cfg.INPUT.AUTO_AUGMENT_POLICY = "torchvision"
     # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.
-    # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True with INPUT.CUTOUT 16.
+    # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True, INPUT.AUTO_AUGMENT_POLICY
+    # "release" and INPUT.CUTOUT 16.
     cfg.INPUT.CUTOUT = 0
     # Per-channel mean and std (0-1 scale) the images are normalised with; empty: the training
     # set's own statistics, written here when the run starts so that config.yaml, and every

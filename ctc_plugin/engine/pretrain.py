@@ -97,7 +97,14 @@ class CTCTrainer(EpochTrainer):
     def build_transforms(self, cfg):
         style, size, normalization = self.train_set.style, cfg.INPUT.SIZE, (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD)
         train = build_transform(
-            style, True, size, cfg.INPUT.AUTO_AUGMENT, normalization, cfg.INPUT.CUTOUT, cfg.INPUT.CROP_AND_FLIP
+            style,
+            True,
+            size,
+            cfg.INPUT.AUTO_AUGMENT,
+            normalization,
+            cfg.INPUT.CUTOUT,
+            cfg.INPUT.CROP_AND_FLIP,
+            cfg.INPUT.AUTO_AUGMENT_POLICY,
         )
         return train, build_transform(style, False, size, normalization=normalization)
 
