@@ -69,7 +69,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         choices=sorted(MINE_PROTOCOLS),
         default="heldout",
         help="heldout (default): the bound on half of the rows, kept out of training; appendix: on the rows "
-        "it trained on (biased upwards); release: the authors' mine.py (last 500 mini-batch bounds)",
+        "it trained on (biased upwards); release: the authors' mine.py (the 500 mini-batch bounds before "
+        "the last, unclipped)",
     )
     m.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
