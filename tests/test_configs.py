@@ -52,6 +52,7 @@ def test_paper_settings():
     assert (imagenet.MODEL.DEPTH, imagenet.SOLVER.IMS_PER_BATCH, imagenet.SOLVER.BASE_LR) == (50, 256, 0.01)
     assert (imagenet.SOLVER.IAS_EPOCHS, imagenet.SOLVER.IRS_EPOCHS, imagenet.CTC.ALPHA) == (120, 80, 0.2)
     assert imagenet.CTC.IAS.NUM_NEGATIVES == 16384
+    assert imagenet.SOLVER.IRS_LR_FACTOR == 0.1  # assumed: the appendix gives no ImageNet restart (fidelity.md)
     assert load("cifar100_r18_ctc_no_ias.yaml").CTC.ALPHA == 0
     assert load("cifar100_r18_ctc_alpha0.5.yaml").CTC.ALPHA == 0.5
     assert load("cifar100_r18_ctc_beta0.5.yaml").CTC.BETA == 0.5

@@ -126,3 +126,91 @@ def test_crop_and_flip_off_trains_on_the_test_view(style):
     torch.manual_seed(0)
     assert all(torch.equal(plain(image), test) for _ in range(3))
     assert not all(torch.equal(augmented(image), test) for _ in range(3))
+
+
+# ---- the release's AutoAugment (its dataset/autoaugment.py, CIFAR10Policy) -------------------------
+# Its table as the release writes it: SubPolicy(p1, op1, bin1, p2, op2, bin2), in order.
+RELEASE_SUBPOLICIES = [
+    (0.1, "invert", 7, 0.2, "contrast", 6), (0.7, "rotate", 2, 0.3, "translateX", 9),
+    (0.8, "sharpness", 1, 0.9, "sharpness", 3), (0.5, "shearY", 8, 0.7, "translateY", 9),
+    (0.5, "autocontrast", 8, 0.9, "equalize", 2), (0.2, "shearY", 7, 0.3, "posterize", 7),
+    (0.4, "color", 3, 0.6, "brightness", 7), (0.3, "sharpness", 9, 0.7, "brightness", 9),
+    (0.6, "equalize", 5, 0.5, "equalize", 1), (0.6, "contrast", 7, 0.6, "sharpness", 5),
+    (0.7, "color", 7, 0.5, "translateX", 8), (0.3, "equalize", 7, 0.4, "autocontrast", 8),
+    (0.4, "translateY", 3, 0.2, "sharpness", 6), (0.9, "brightness", 6, 0.2, "color", 8),
+    (0.5, "solarize", 2, 0.0, "invert", 3), (0.2, "equalize", 0, 0.6, "autocontrast", 0),
+    (0.2, "equalize", 8, 0.8, "equalize", 4), (0.9, "color", 9, 0.6, "equalize", 6),
+    (0.8, "autocontrast", 4, 0.2, "solarize", 8), (0.1, "brightness", 3, 0.7, "color", 0),
+    (0.4, "solarize", 5, 0.9, "autocontrast", 3), (0.9, "translateY", 9, 0.7, "translateY", 9),
+    (0.9, "autocontrast", 2, 0.8, "solarize", 3), (0.8, "equalize", 8, 0.1, "invert", 3),
+    (0.7, "translateY", 9, 0.9, "autocontrast", 1),
+]  # fmt: skip
+# Its magnitude of bin i (of 10) per operation: linspace(start, stop, 10), posterize rounded.
+RELEASE_RANGES = {
+    "shearX": (0, 0.3), "shearY": (0, 0.3), "translateX": (0, 150 / 331), "translateY": (0, 150 / 331),
+    "rotate": (0, 30), "color": (0.0, 0.9), "posterize": (8, 4), "solarize": (256, 0), "contrast": (0.0, 0.9),
+    "sharpness": (0.0, 0.9), "brightness": (0.0, 0.9), "autocontrast": (0, 0), "equalize": (0, 0), "invert": (0, 0),
+}  # fmt: skip
+TORCHVISION_NAMES = {"AutoContrast": "autocontrast", "Equalize": "equalize", "Invert": "invert", "Color": "color"}
+
+
+def release_magnitude(operation: str, magnitude_bin: int) -> float:
+    value = np.linspace(*RELEASE_RANGES[operation], 10)[magnitude_bin]
+    return float(np.round(value)) if operation == "posterize" else float(value)
+
+
+def test_release_autoaugment_is_the_release_s_table():
+    from ctc_plugin.data.release_autoaugment import RELEASE_CIFAR10_POLICY, RELEASE_MAGNITUDES
+
+    assert len(RELEASE_CIFAR10_POLICY) == len(RELEASE_SUBPOLICIES) == 25
+    for ours, (p1, op1, bin1, p2, op2, bin2) in zip(RELEASE_CIFAR10_POLICY, RELEASE_SUBPOLICIES):
+        assert ours == ((op1, p1, bin1), (op2, p2, bin2))
+        for operation, magnitude_bin in ((op1, bin1), (op2, bin2)):
+            assert RELEASE_MAGNITUDES[operation][magnitude_bin] == pytest.approx(
+                release_magnitude(operation, magnitude_bin)
+            )
+
+
+def test_release_autoaugment_differs_from_torchvision_s_where_fidelity_md_says():
+    from torchvision import transforms as T
+
+    torchvision = T.AutoAugment(T.AutoAugmentPolicy.CIFAR10)
+    differences = []
+    for index, (release, theirs) in enumerate(zip(RELEASE_SUBPOLICIES, torchvision.policies)):
+        for (p, operation, magnitude_bin), (name, q, their_bin) in zip((release[:3], release[3:]), theirs):
+            assert TORCHVISION_NAMES.get(name, name[0].lower() + name[1:]) == operation
+            assert their_bin is None or their_bin == magnitude_bin
+            if p != q:
+                differences.append((index, operation, p, q))
+    assert differences == [(16, "equalize", 0.8, 0.6)]  # the only probability that differs
+    space = torchvision._augmentation_space(10, (32, 32))
+    for name, (magnitudes, _) in space.items():
+        operation = TORCHVISION_NAMES.get(name, name[0].lower() + name[1:])
+        if operation not in RELEASE_RANGES:
+            continue
+        release = [
+            release_magnitude(operation, i) * (32 if operation.startswith("translate") else 1) for i in range(10)
+        ]
+        same = np.allclose(magnitudes.numpy(), release, atol=1e-5)
+        assert same == (operation != "solarize"), operation  # solarize: 256 ... 0 against 255 ... 0
+
+
+def test_release_autoaugment_fills_grey_and_follows_the_sample_seed(tmp_path):
+    from ctc_plugin.data.release_autoaugment import _OPERATIONS, ReleaseCIFAR10Policy
+
+    black = Image.new("RGB", (32, 32))
+    for operation, magnitude in (("rotate", 30.0), ("translateX", 0.45), ("shearY", 0.3)):
+        assert (128, 128, 128) in set(_OPERATIONS[operation](black, magnitude).getdata()), operation
+    view = build_transform("cifar", True, 32, auto_augment=True, cutout=16, auto_augment_policy="release")
+    names = [type(step).__name__ for step in view.transforms]
+    assert names == [
+        "Resize", "RandomCrop", "RandomHorizontalFlip", "ReleaseCIFAR10Policy", "ToTensor", "Cutout", "Normalize"
+    ]  # fmt: skip
+    root = write_tiny_cifar100(str(tmp_path), num_train=16)
+    samples = IndexedSamples(build_dataset("cifar100_train", root), view, seed=3)
+    assert torch.equal(samples[(5, 2, 40)][0], samples[(5, 2, 41)][0])
+    assert not torch.equal(samples[(5, 2, 40)][0], samples[(5, 3, 40)][0])
+    images = [ReleaseCIFAR10Policy()(Image.new("RGB", (32, 32), (90, 60, 30))) for _ in range(50)]
+    assert len({image.tobytes() for image in images}) > 1  # it changes images
+    with pytest.raises(ValueError, match="unknown AutoAugment policy"):
+        build_transform("cifar", True, 32, auto_augment=True, auto_augment_policy="releases")

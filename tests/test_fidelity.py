@@ -20,6 +20,8 @@ from ctc_plugin.backbones import RESNEXT_VARIANTS, CifarResNeXt, build_backbone
 from ctc_plugin.cli import pretrain, temporal_transfer
 from ctc_plugin.config import get_cfg, merge_config
 from ctc_plugin.data import NORMALIZATION, Cutout, build_dataset, build_transform
+from ctc_plugin.data.release_autoaugment import ReleaseCIFAR10Policy
+from ctc_plugin.data.samples import IndexedSamples
 from ctc_plugin.engine.stages import build_lr_multiplier
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,14 +50,22 @@ def test_warm_up_and_floor_are_the_release_baseline_s():
     multiplier = build_lr_multiplier(cfg, per_epoch)
     max_iter = cfg.SOLVER.IAS_EPOCHS * per_epoch
     warm = 5 * per_epoch
+    # The release's steps: epoch e (from 0) of the warm-up runs at (e + 1) / 5 throughout.
+    for epoch in range(5):
+        for iteration in (epoch * per_epoch, (epoch + 1) * per_epoch - 1):
+            assert multiplier(iteration / max_iter) == pytest.approx((epoch + 1) / 5), iteration
+    assert multiplier(warm / max_iter) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * warm / max_iter)))
+    assert multiplier((max_iter - 1) / max_iter) == pytest.approx(0.1, abs=1e-5)  # the cosine's floor
+    cfg.defrost()
+    cfg.SOLVER.WARMUP_SHAPE = "linear_iter"  # the per-iteration ramp
+    multiplier = build_lr_multiplier(cfg, per_epoch)
     assert multiplier(0) == pytest.approx(1 / warm)  # linear from 1/warm-up ...
     assert multiplier((warm // 2) / max_iter) == pytest.approx(0.5, abs=2e-3)  # ... through a half ...
     assert multiplier(warm / max_iter) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * warm / max_iter)))
-    assert multiplier((max_iter - 1) / max_iter) == pytest.approx(0.1, abs=1e-5)  # the cosine's floor
 
 
 # ---- bug 2: a probe feeds the network the normalisation it was trained with --------------------
-def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_path):
+def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_path, capsys):
     run = tmp_path / "imagenet_run"
     run.mkdir()
     cfg = get_cfg()  # pretrained on ImageNet-style images, probed on STL-10 (whose style is CIFAR's)
@@ -74,6 +84,13 @@ def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_
     with torch.no_grad():
         batch = torch.stack([expected_view(image) for image in images["train"]])
         assert torch.allclose(features, network.forward_features(batch), atol=1e-5)
+    # The release protocol feeds STL-10 with CIFAR-100's statistics: wrong for this run, refused.
+    release = (
+        argv[:6] + argv[8:] + ["--protocol", "release", "--probe-epochs", "1", "--output-dir", str(tmp_path / "rel")]
+    )
+    assert temporal_transfer.main(release) == 2
+    assert "normalises stl10 with CIFAR-100's statistics" in capsys.readouterr().err
+    assert not (tmp_path / "rel" / "temporal_transfer.csv").exists()
 
 
 def test_training_records_the_normalisation_it_used(tmp_path):
@@ -186,7 +203,8 @@ RECIPES = {
     "cifar100_resnext32_16x4d_vanilla.yaml": {
         **COMMON,
         "--epochs 200": {"SOLVER.IAS_EPOCHS": 200, "SOLVER.IRS_EPOCHS": 0, "CTC.ALPHA": 0.0, "CTC.BETA": 0.0},
-        "(defaults) --min_lr_scale 0.1, warm_up_epochs=5": {"SOLVER.COSINE_FLOOR": 0.1, "SOLVER.WARMUP_EPOCHS": 5},
+        "(defaults) --min_lr_scale 0.1, warm_up_epochs=5": {"SOLVER.COSINE_FLOOR": 0.1, "SOLVER.WARMUP_EPOCHS": 5,
+                                                              "SOLVER.WARMUP_SHAPE": "release_epoch"},
     },
     "cifar100_resnext32_16x4d_ctc_transfer.yaml": {
         **COMMON, **CTC_COMMON,
@@ -244,9 +262,17 @@ def test_release_refill_embeds_with_the_training_augmentation(tmp_path):
         cfg.merge_from_list(["MODEL.DEVICE", "cpu", "DATASETS.ROOT", root, "SOLVER.IMS_PER_BATCH", "8"])
         cfg.merge_from_list(["DATALOADER.NUM_WORKERS", "0"])
         cfg.merge_from_list(["CTC.IRS.REFILL_AUGMENT", str(augment), "OUTPUT_DIR", str(tmp_path / "run")])
+        cfg.merge_from_list(["INPUT.AUTO_AUGMENT", str(augment), "INPUT.AUTO_AUGMENT_POLICY", "release"])
         trainer = CTCTrainer(cfg)
+        policies = [step for step in trainer.train_transform.transforms if isinstance(step, ReleaseCIFAR10Policy)]
+        assert len(policies) == int(augment)  # INPUT.AUTO_AUGMENT_POLICY reaches the training transform
         expected = trainer.train_transform if augment else trainer.test_transform
-        assert trainer.build_refill_loader().dataset.transform is expected
+        refill = trainer.build_refill_loader().dataset
+        assert refill.transform is expected
+        if augment:  # the refill's crop and flip come from a stream of their own, not epoch 0's
+            training = IndexedSamples(trainer.train_set, trainer.train_transform, seed=cfg.SEED)
+            same = [torch.equal(refill[i][0], training[(i, 0, 0)][0]) for i in range(16)]
+            assert sum(same) <= 2, same
 
 
 def test_cutout_zeroes_one_square_after_autoaugment():
@@ -273,16 +299,23 @@ def test_release_probe_trains_a_copy_in_train_mode_and_reports_the_best_epoch(tm
     assert all(torch.equal(before[k], v) for k, v in network.state_dict().items())  # a copy was probed
 
 
-def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_path):
+CINIC_MEAN, CINIC_STD = (0.47889522, 0.47227842, 0.43047404), (0.24205776, 0.23828046, 0.25874835)
+
+
+def write_cinic(folder) -> None:
+    """Two classes of plain-coloured 32 px images: 2 per class in train and test, 3 in valid."""
     from PIL import Image
 
     for split in ("train", "valid", "test"):
         for name in ("airplane", "truck"):
-            (tmp_path / "cinic" / split / name).mkdir(parents=True)
+            (folder / split / name).mkdir(parents=True)
             for i in range(3 if split == "valid" else 2):
-                Image.new("RGB", (32, 32), (200, 10, 10) if name == "airplane" else (10, 10, 200)).save(
-                    tmp_path / "cinic" / split / name / f"{i}.png"
-                )
+                colour = (200, 10, 10) if name == "airplane" else (10, 10, 200)
+                Image.new("RGB", (32, 32), colour).save(folder / split / name / f"{i}.png")
+
+
+def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_path):
+    write_cinic(tmp_path / "cinic")
     run = tmp_path / "run"
     run.mkdir()
     cfg = get_cfg()
@@ -294,6 +327,40 @@ def test_temporal_transfer_release_protocol_reads_cinic_valid_at_32_pixels(tmp_p
     (row,) = json.loads((tmp_path / "out" / "temporal_transfer.json").read_text())
     assert (row["protocol"], row["image_size"], row["test_images"], row["steps"]) == ("release", 32, 6, 2)
     assert temporal_transfer.main(argv + ["--steps", "5", "--output-dir", str(tmp_path / "x")]) == 2  # not its flag
+
+
+def test_estimate_mi_release_protocol_is_the_release_s_on_cinic(tmp_path, monkeypatch):
+    from ctc_plugin.cli import estimate_mi
+
+    write_cinic(tmp_path / "cinic")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(get_cfg().dump())  # a CIFAR-100 run
+    save_pretrain_checkpoint(random_resnet(18, stem="cifar", num_classes=100), run / "model_final.pth")
+    calls, views = [], []
+
+    def estimate(x, y, **settings):  # what mine.py would be given
+        calls.append((x, settings))
+        return 0.0
+
+    def extract(network, dataset, transform, **kwargs):
+        views.append(next(step for step in transform.transforms if isinstance(step, T.Normalize)))
+        return extract_features(network, dataset, transform, **kwargs)
+
+    extract_features = estimate_mi.extract_features
+    monkeypatch.setattr(estimate_mi, "estimate_mutual_information", estimate)
+    monkeypatch.setattr(estimate_mi, "extract_features", extract)
+    argv = ["--run", str(run), "--dataset", "cinic10_test", "--root", str(tmp_path / "cinic"), "--protocol", "release"]
+    argv += ["--num-workers", "0", "--format", "json", "--output-dir", str(tmp_path / "out")]
+    assert estimate_mi.main(argv) == 0
+    (row,) = json.loads((tmp_path / "out" / "mutual_information.json").read_text())
+    assert (row["dataset"], row["samples"]) == ("cinic10_valid", 6)  # the release's test loader reads valid/
+    assert all(list(view.mean) == list(CINIC_MEAN) and list(view.std) == list(CINIC_STD) for view in views)
+    (x, xt), (_, ty) = calls
+    red = (200 / 255 - CINIC_MEAN[0]) / CINIC_STD[0]  # X normalised with CINIC's statistics too
+    assert torch.allclose(x[:3, 0], torch.full((3,), red), atol=1e-5) or torch.allclose(x[3:, 0], torch.full((3,), red))
+    assert (xt["lr"], ty["lr"]) == (8e-5, 1e-5)  # the README's I(X;T) learning rate
+    assert estimate_mi.parse_args(["--run", str(run)]).xt_lr == 1e-4  # the appendix's by default
 
 
 def test_appendix_probe_defaults_are_the_appendix_s():

@@ -6,7 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ctc_plugin.modeling import ContrastiveRevitalization, InstanceDiscrimination, OtherClassNegatives, nce_loss
+from ctc_plugin.config import get_cfg
+from ctc_plugin.modeling import (
+    ContrastiveRevitalization,
+    InstanceDiscrimination,
+    OtherClassNegatives,
+    RelaxedNegatives,
+    UniformNegatives,
+    build_ctc,
+    nce_loss,
+)
 from ctc_plugin.modeling.memory import momentum_update
 
 N, D, B = 200, 16, 6
@@ -124,6 +133,29 @@ def test_other_class_negatives_never_share_the_class_and_cover_the_rest():
     assert set(drawn[0].tolist()) == {i for i in range(10) if labels[i] != 2}
     counts = torch.bincount(drawn[0], minlength=10)[labels != 2].double()
     assert (counts / counts.mean() - 1).abs().max() < 0.15  # uniform over the other classes
+
+
+def test_relax_takes_a_random_positive_of_the_class_and_other_class_negatives():
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 2, 2, 0, 1])
+    relaxed, generator = RelaxedNegatives(labels), torch.Generator().manual_seed(0)
+    anchors = torch.tensor([6] * 2000 + [0] * 2000)
+    positives = relaxed.positives(anchors, labels[anchors], generator)
+    assert (labels[positives] == labels[anchors]).all()  # the release's relax: same class ...
+    assert set(positives[:2000].tolist()) == {2, 5, 6, 7} and set(positives[2000:].tolist()) == {0, 3, 8}
+    drawn = relaxed.draw(torch.tensor([2]), 1000, generator)
+    assert not (labels[drawn] == 2).any()  # ... and negatives from the other classes
+    for exact in (OtherClassNegatives(labels), UniformNegatives(10)):  # the anchor's own slot
+        assert torch.equal(exact.positives(anchors, labels[anchors], generator), anchors)
+
+
+@pytest.mark.parametrize("mode, sampler", [("relax", RelaxedNegatives), ("uniform", UniformNegatives)])
+def test_irs_negatives_modes_build_their_sampler(mode, sampler):
+    cfg = get_cfg()
+    cfg.CTC.ALPHA, cfg.CTC.IRS.NEGATIVES = 0.0, mode
+    backbone = torch.nn.Linear(3, 4)
+    backbone.num_features = 4
+    ctc = build_ctc(cfg, backbone, torch.tensor([0, 1, 0, 1]), torch.device("cpu"))
+    assert type(ctc.terms["irs"].negatives) is sampler
 
 
 def test_momentum_update_of_repeated_rows_is_deterministic():

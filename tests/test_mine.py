@@ -91,3 +91,56 @@ def test_network_has_the_papers_shape_by_default():
 def test_rejects_bad_inputs(x, y):
     with pytest.raises(ValueError):
         estimate_mutual_information(x, y, steps=1, batch_size=4, lr=1e-3, hidden=4, layers=2)
+
+
+# ---- the release protocol, step by step (its mine.py) ---------------------------------------------
+class _Recording(MineNetwork):
+    """A statistics network that records the ``a`` rows of every call."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 1, hidden=8, layers=2)
+        self.calls = []
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        self.calls.append(a.detach().clone())
+        return super().forward(a, b)
+
+
+def test_release_marginal_draws_its_x_part_independently_of_the_joint_rows():
+    from ctc_plugin.analysis.mine import _train
+
+    rows = torch.arange(200.0).unsqueeze(1)  # each row names its index
+    net = _Recording()
+    protocol = MINE_PROTOCOLS["release"]
+    _train(net, rows, rows, 1, 20, 1e-3, 0.01, protocol, torch.Generator().manual_seed(0), False, "test")
+    joint_x, marginal_x = net.calls
+    assert not torch.equal(joint_x, marginal_x)  # rel/mine.py: data[joint_index][:, :first_dim], a draw of its own
+
+
+def test_release_estimate_is_the_window_before_the_last_bound_and_is_not_clipped(monkeypatch):
+    from ctc_plugin.analysis import mine
+
+    bounds = [-1.0] * 600 + [5.0]  # the release's ma(results)[-1] = mean(results[-501:-1]) = -1
+    monkeypatch.setattr(mine, "_train", lambda *args, **kwargs: (list(bounds), 0))
+    x = torch.randn(10, 2)
+    settings = dict(steps=1, batch_size=5, lr=1e-3, device="cpu")
+    assert estimate_mutual_information(x, x, protocol=MINE_PROTOCOLS["release"], **settings) == pytest.approx(-1.0)
+    clipped = replace(MINE_PROTOCOLS["release"], clip_at_zero=True, skip_last=0)  # the other protocols' reading
+    assert estimate_mutual_information(x, x, protocol=clipped, **settings) == 0.0
+
+
+def test_release_moving_average_is_zero_after_a_non_finite_step():
+    from ctc_plugin.analysis.mine import _MovingAverage
+
+    # rel/mine.py: ma_et = 1; ma_et = 0.99 ma_et + 0.01 E; after a NaN step learn_mine returns ma_et = 0.
+    ema = _MovingAverage(0.01, 1.0, MINE_PROTOCOLS["release"].ema_after_nan, "cpu")
+    ema.update(torch.tensor(math.log(3.0)))
+    assert math.exp(ema.log_value) == pytest.approx(0.99 + 0.01 * 3.0)
+    ema.skip()
+    ema.update(torch.tensor(math.log(5.0)))
+    assert math.exp(ema.log_value) == pytest.approx(0.01 * 5.0)  # 0.99 x 0 + 0.01 x 5
+    restart = _MovingAverage(0.01, 1.0, MINE_PROTOCOLS["heldout"].ema_after_nan, "cpu")
+    restart.update(torch.tensor(math.log(3.0)))
+    restart.skip()
+    restart.update(torch.tensor(math.log(5.0)))
+    assert math.exp(restart.log_value) == pytest.approx(0.99 + 0.01 * 5.0)  # the other protocols restart at 1

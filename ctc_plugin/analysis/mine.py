@@ -20,8 +20,10 @@ half of the rows and evaluates the bound on the other half: a network that has m
 pairs cannot report information there that is not in the data. "appendix" evaluates on the
 rows it trained on (the paper's practice; biased upwards when the network memorises: 0.17
 nats for independent data in tests/test_mine.py). "release" is the authors' mine.py: rows
-drawn without replacement, the marginal from an independent second draw, N(0, 0.02) weights
-in all but the last layer, no standardisation, and the mean of the last 500 mini-batch bounds.
+drawn without replacement, the marginal's two parts each from a draw of its own, N(0, 0.02)
+weights in all but the last layer, no standardisation, the moving average of E_M[exp T] set to
+0 after a non-finite step, and the mean of the 500 mini-batch bounds before the last one, not
+clipped at 0.
 """
 
 import logging
@@ -50,12 +52,16 @@ class MineProtocol:
             from ``eval_passes`` shuffles); or "moving_average", the mean of the last ``window``
             mini-batch bounds of training.
         window: the moving average's length.
-        marginal: "shuffle", the batch's ``b`` rows permuted; "independent", the ``b`` rows of a
-            second, independent draw.
+        marginal: "shuffle", the batch's ``b`` rows permuted; "independent", the ``a`` rows of
+            a second draw and the ``b`` rows of a third, each independent of the joint rows.
         without_replacement: draw a batch's rows without replacement (else with).
         init_std: N(0, init_std) weights and zero biases in every layer but the last (0: PyTorch's).
         standardize: standardise every column first (an invertible per-column map: MI-invariant).
         ema_start: the moving average of E_M[exp T] starts at this value (None: the first batch's).
+        ema_after_nan: after a non-finite step the moving average "restarts" as at the start, or
+            is set to "zero" (the release: the next batch then gives it ``ema_rate`` x its value).
+        skip_last: the "moving_average" window ends this many bounds before the last.
+        clip_at_zero: report max(estimate, 0), as mutual information is non-negative.
     """
 
     holdout: float = 0.5
@@ -66,6 +72,9 @@ class MineProtocol:
     init_std: float = 0.0
     standardize: bool = True
     ema_start: Optional[float] = None
+    ema_after_nan: str = "restart"
+    skip_last: int = 0
+    clip_at_zero: bool = True
 
 
 MINE_PROTOCOLS = {
@@ -79,6 +88,9 @@ MINE_PROTOCOLS = {
         init_std=0.02,
         standardize=False,
         ema_start=1.0,
+        ema_after_nan="zero",
+        skip_last=1,  # ma(results)[-1] is the mean of results[-501:-1]
+        clip_at_zero=False,
     ),
 }
 
@@ -145,6 +157,12 @@ def _initialise(net: MineNetwork, std: float) -> None:
             layer.bias.zero_()
 
 
+def _window_mean(bounds: List[float], window: int, skip_last: int) -> float:
+    """The mean of the ``window`` bounds that end ``skip_last`` before the last (all there are if fewer)."""
+    kept = bounds[: len(bounds) - skip_last] if len(bounds) > skip_last else bounds
+    return sum(kept[-window:]) / len(kept[-window:])
+
+
 def _split_rows(x, y, holdout: float, generator) -> Tuple[torch.Tensor, ...]:
     """(x_train, y_train, x_eval, y_eval): a random ``holdout`` fraction kept out for evaluation."""
     if holdout <= 0:
@@ -161,33 +179,66 @@ def _draw(n: int, size: int, protocol: MineProtocol, generator) -> torch.Tensor:
     return torch.randint(n, (size,), generator=generator)
 
 
+class _MovingAverage:
+    """The log of the moving average of E_M[exp T] (MINE's gradient correction), in the log domain.
+
+    Args:
+        rate: weight of the current batch.
+        start: the first value (None: the first batch's).
+        after_nan: what a non-finite step leaves: "restart" (``start`` again) or "zero".
+    """
+
+    def __init__(self, rate: float, start: Optional[float], after_nan: str, device) -> None:
+        if after_nan not in ("restart", "zero"):
+            raise ValueError(f"ema_after_nan must be 'restart' or 'zero', got {after_nan!r}")
+        self.log_rate, self.log_keep = math.log(rate), math.log1p(-rate) if rate < 1 else -math.inf
+        self.start = None if start is None else torch.tensor(math.log(start), device=device)
+        self.after_nan = after_nan
+        self.log_value = self.start
+
+    @torch.no_grad()
+    def update(self, log_batch: torch.Tensor) -> torch.Tensor:
+        """Fold in a batch's log E_M[exp T]; returns the new log average."""
+        log_batch = log_batch.detach()
+        if self.log_value is None:
+            self.log_value = log_batch
+        else:
+            self.log_value = torch.logaddexp(self.log_keep + self.log_value, self.log_rate + log_batch)
+        return self.log_value
+
+    def skip(self) -> None:
+        """After a non-finite step."""
+        if self.after_nan == "zero":
+            self.log_value = torch.full_like(self.log_value, -math.inf)  # log 0
+        else:
+            self.log_value = self.start
+
+
 def _train(net, x, y, steps, batch_size, lr, ema_rate, protocol, generator, progress, desc) -> Tuple[List[float], int]:
     """Adam with MINE's bias-corrected gradient; returns (the mini-batch bounds, skipped steps).
 
     The bounds are kept only for the "moving_average" estimate (reading them syncs the device).
     """
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    start = None if protocol.ema_start is None else torch.tensor(math.log(protocol.ema_start), device=x.device)
-    log_ema = start  # log of the moving average of E_M[exp T]
-    log_rate, log_keep = math.log(ema_rate), math.log1p(-ema_rate) if ema_rate < 1 else -math.inf
+    ema = _MovingAverage(ema_rate, protocol.ema_start, protocol.ema_after_nan, x.device)
     n, bounds, skipped = x.shape[0], [], 0
     net.train()
     for _ in progress_of(range(steps), desc, enabled=progress):
         rows = _draw(n, batch_size, protocol, generator).to(x.device)
-        if protocol.marginal == "independent":
+        if protocol.marginal == "independent":  # the release: both parts of the marginal drawn afresh
+            a_rows = _draw(n, batch_size, protocol, generator).to(x.device)
             others = _draw(n, batch_size, protocol, generator).to(x.device)
         else:
-            others = rows[torch.randperm(batch_size, generator=generator).to(x.device)]
+            a_rows, others = rows, rows[torch.randperm(batch_size, generator=generator).to(x.device)]
         t_joint = net(x[rows], y[rows])
-        log_mean_exp = _log_mean_exp(net(x[rows], y[others]))  # over a product-of-marginals sample
-        with torch.no_grad():  # without ema_start, the moving average starts at the first batch's value
-            batch = log_mean_exp.detach()
-            log_ema = batch if log_ema is None else torch.logaddexp(log_keep + log_ema, log_rate + batch)
+        log_mean_exp = _log_mean_exp(net(x[a_rows], y[others]))  # over a product-of-marginals sample
+        log_ema = ema.update(log_mean_exp)
         # grad of exp(lme - log_ema) is grad E_M[e^T] / ema: the bias-corrected gradient.
         # After the first step lme - log_ema <= -log(ema_rate): the exponent never overflows.
         loss = -(t_joint.mean() - torch.exp(log_mean_exp - log_ema))
         if not torch.isfinite(loss):
-            skipped, log_ema = skipped + 1, start
+            skipped += 1
+            ema.skip()
             continue
         if protocol.estimate == "moving_average":  # the bound of this batch, before the update
             bounds.append(float(t_joint.detach().mean() - log_mean_exp.detach()))
@@ -218,8 +269,8 @@ def estimate_mutual_information(
 
     A fresh statistics network is trained with Adam for ``steps`` mini-batches of
     ``batch_size`` paired rows, with MINE's moving-average gradient correction; the estimate
-    is read as ``protocol`` says (see ``MineProtocol``) and clipped below at 0, since MI is
-    non-negative.
+    is read as ``protocol`` says (see ``MineProtocol``) and, unless the protocol says otherwise,
+    clipped below at 0, since MI is non-negative.
 
     Args:
         x, y: 2-D tensors with the same number of rows; rows are samples.
@@ -271,7 +322,7 @@ def estimate_mutual_information(
     if skipped == steps:
         return float("nan")
     if protocol.estimate == "moving_average":
-        estimate = sum(bounds[-protocol.window :]) / len(bounds[-protocol.window :])
+        estimate = _window_mean(bounds, protocol.window, protocol.skip_last)
     else:
         net.eval()
         chunk = max(batch_size, 1024)
@@ -279,4 +330,4 @@ def estimate_mutual_information(
     if not math.isfinite(estimate):
         logger.warning(f"{desc}: the final estimate is not finite")
         return float("nan")
-    return max(estimate, 0.0)
+    return max(estimate, 0.0) if protocol.clip_at_zero else estimate

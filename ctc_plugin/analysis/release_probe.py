@@ -11,26 +11,56 @@ The probe runs on a copy: the network given is left as it was.
 
 import copy
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..utils.errors import UserError
 from .linear_probe import TransformedSamples, evaluate_probe
 from .progress import progress as progress_of
 
+# CIFAR-100's statistics as the release writes them.
+RELEASE_CIFAR100 = ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))
 # What transfer.py feeds the network, per target: its test split and normalisation (STL-10 with
 # CIFAR-100's statistics as the release writes them, CINIC-10 with its own, on the valid split),
 # every image resized to 32 x 32.
 RELEASE_TARGETS = {
-    "stl10": {"test": "stl10_test", "normalization": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))},
+    "stl10": {"test": "stl10_test", "normalization": RELEASE_CIFAR100},
     "cinic10": {
         "test": "cinic10_valid",
         "normalization": ((0.47889522, 0.47227842, 0.43047404), (0.24205776, 0.23828046, 0.25874835)),
     },
 }
+# What mine.py reads: a dataset's test loader, the same as transfer.py's, and CIFAR-100's own.
+RELEASE_MINE_DATA = {**RELEASE_TARGETS, "cifar100": {"test": "cifar100_test", "normalization": RELEASE_CIFAR100}}
 RELEASE_IMAGE_SIZE = 32
+
+Normalization = Tuple[Sequence[float], Sequence[float]]
+
+
+def release_normalization(base: str, trained: Callable[[], Normalization], table: Dict = RELEASE_TARGETS):
+    """The (mean, std) the release normalises dataset ``base`` with, or None where ``table`` has none.
+
+    ``trained`` gives the run's own (mean, std); it is called only to check CIFAR-100's statistics.
+
+    Raises:
+        UserError: the release uses CIFAR-100's statistics for ``base`` (STL-10), right for a network
+            trained on CIFAR-100-normalised images, but this run was trained with other statistics.
+    """
+    normalization = table.get(base, {}).get("normalization")
+    if normalization is RELEASE_CIFAR100:
+        run_normalization = trained()
+        trained_values = [float(v) for part in run_normalization for v in part]
+        expected = [v for part in RELEASE_CIFAR100 for v in part]
+        if len(trained_values) != len(expected) or max(abs(a - b) for a, b in zip(trained_values, expected)) > 2e-3:
+            raise UserError(
+                f"the release protocol normalises {base} with CIFAR-100's statistics, right only for a network "
+                f"trained on CIFAR-style images, but this run was trained with mean {list(run_normalization[0])}: "
+                "use the appendix protocol"
+            )
+    return normalization
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the other 5.
 """
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Callable, Sequence, Tuple
 
 from torch.utils.data import Dataset
@@ -15,7 +16,7 @@ from torch.utils.data import Dataset
 from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .release_probe import RELEASE_IMAGE_SIZE, RELEASE_TARGETS
+from .release_probe import RELEASE_IMAGE_SIZE, RELEASE_TARGETS, release_normalization
 from .runs import run_normalization
 
 __all__ = [
@@ -147,10 +148,14 @@ def probe_transform(
     "appendix": the target's own size (``native_image_size``) and the normalisation the network
     was trained with. "release": 32 x 32 and the statistics transfer.py uses for the target
     (``RELEASE_TARGETS``; the run's own for other targets). ``image_size`` overrides the side.
+
+    Raises:
+        UserError: "release" on STL-10 (CIFAR-100's statistics) for a run not trained on CIFAR-style images.
     """
     if protocol == "release":
         size = image_size or RELEASE_IMAGE_SIZE
-        normalization = RELEASE_TARGETS.get(target.base, {}).get("normalization") or run_normalization(run_config)
+        trained = partial(run_normalization, run_config)
+        normalization = release_normalization(target.base, trained) or trained()
     else:
         size = image_size or native_image_size(train_set, run_config.INPUT.SIZE)
         normalization = run_normalization(run_config)

@@ -103,10 +103,15 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Random crop (padded; RandomResizedCrop for ImageNet-style images) and horizontal flip of every
     # training image (the CRD/CTC recipe); False trains on the test view of each image.
     cfg.INPUT.CROP_AND_FLIP = True
-    # torchvision's AutoAugment (CIFAR10 policy for small images, IMAGENET for large ones).
+    # AutoAugment (torchvision's: CIFAR10 policy for small images, IMAGENET for large ones; or the
+    # release's, INPUT.AUTO_AUGMENT_POLICY).
     cfg.INPUT.AUTO_AUGMENT = False
+    # Whose AutoAugment: "torchvision" (its policy for the style, black fill) or "release" (the
+    # authors' CIFAR10Policy: its own magnitudes and probabilities, grey fill; docs/fidelity.md).
+    cfg.INPUT.AUTO_AUGMENT_POLICY = "torchvision"
     # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.
-    # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True with INPUT.CUTOUT 16.
+    # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True, INPUT.AUTO_AUGMENT_POLICY
+    # "release" and INPUT.CUTOUT 16.
     cfg.INPUT.CUTOUT = 0
     # Per-channel mean and std (0-1 scale) the images are normalised with; empty: the training
     # set's own statistics, written here when the run starts so that config.yaml, and every
@@ -125,6 +130,9 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Linear warm-up over this many epochs at the start of training, per iteration (the release's
     # baseline: 5); 0: none.
     cfg.SOLVER.WARMUP_EPOCHS = 0
+    # Shape of the warm-up: "linear_iter", a ramp per iteration from 1 / warm-up iterations;
+    # "release_epoch", the release's steps per epoch, (e + 1) / WARMUP_EPOCHS through epoch e.
+    cfg.SOLVER.WARMUP_SHAPE = "linear_iter"
     # The cosines end at this fraction of their start instead of 0 (the release's baseline: 0.1).
     cfg.SOLVER.COSINE_FLOOR = 0.0
 
@@ -151,7 +159,10 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.CTC.IRS.MOMENTUM = 0.5
     # Negatives per sample K.
     cfg.CTC.IRS.NUM_NEGATIVES = 16384
-    # "other_classes" (the release's "exact" mode) or "uniform" (any image, CRD's "relax").
+    # The positive slot and the K negatives of each sample. "other_classes": its own slot, negatives
+    # from the other classes (the release's --mode exact). "relax": a random image of its class,
+    # negatives from the other classes (the release's --mode relax). "uniform": its own slot,
+    # negatives from all images (the release's AliasMethod path, used without contrast indices).
     cfg.CTC.IRS.NEGATIVES = "other_classes"
     # Refill both memories with the information bank's embeddings of every training image
     # before stage 2 (the release's --update_memory_bank).

@@ -67,10 +67,15 @@ def build_test_loader(
     num_workers: int,
     indices: Sequence[int] = (),
     pin_memory: bool = False,
+    seed: int = 0,
+    stream: int = 0,
 ) -> DataLoader:
-    """The images ``indices`` (default: all) of ``dataset`` with ``transform``, in order: (images, labels, indices)."""
+    """The images ``indices`` (default: all) of ``dataset`` with ``transform``, in order: (images, labels, indices).
+
+    A random ``transform`` is drawn from ``(seed, stream)`` (see ``IndexedSamples``).
+    """
     return DataLoader(
-        IndexedSamples(dataset, transform),
+        IndexedSamples(dataset, transform, seed=seed, stream=stream),
         batch_size=batch_size,
         sampler=list(indices) if len(indices) else range(len(dataset)),
         num_workers=num_workers,

@@ -1,9 +1,11 @@
-"""Training and test transforms per image style, with torchvision's AutoAugment policies and Cutout."""
+"""Training and test transforms per image style, with AutoAugment (torchvision's or the release's) and Cutout."""
 
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torchvision import transforms as T
+
+from .release_autoaugment import ReleaseCIFAR10Policy
 
 Normalization = Tuple[Sequence[float], Sequence[float]]
 NORMALIZATION: Dict[str, Normalization] = {
@@ -16,6 +18,8 @@ AUTOAUGMENT_POLICY = {
     "mnist": T.AutoAugmentPolicy.CIFAR10,
     "imagenet": T.AutoAugmentPolicy.IMAGENET,
 }
+# Whose AutoAugment: torchvision's (the style's policy, black fill) or the release's CIFAR10Policy.
+AUTO_AUGMENT_POLICIES = ("torchvision", "release")
 
 
 class Cutout:
@@ -48,6 +52,7 @@ def build_transform(
     normalization: Optional[Normalization] = None,
     cutout: int = 0,
     crop_and_flip: bool = True,
+    auto_augment_policy: str = "torchvision",
 ) -> T.Compose:
     """The transform of a dataset style; output is a normalised 3 x size x size tensor.
 
@@ -61,9 +66,13 @@ def build_transform(
         cutout: with ``train``, zero one square of this side after AutoAugment (0: none).
         crop_and_flip: with ``train``, the random crop and flip above; False gives the test view's
             geometry (AutoAugment and Cutout still apply when asked for).
+        auto_augment_policy: with ``auto_augment``, "torchvision" (its policy for the style) or
+            "release" (the authors' CIFAR10Policy, ``release_autoaugment.py``).
     """
     if style not in NORMALIZATION:
         raise ValueError(f"unknown image style {style!r}; known: {sorted(NORMALIZATION)}")
+    if auto_augment_policy not in AUTO_AUGMENT_POLICIES:
+        raise ValueError(f"unknown AutoAugment policy {auto_augment_policy!r}; known: {list(AUTO_AUGMENT_POLICIES)}")
     steps = []
     if style == "mnist":
         steps += [T.Pad(2), T.Grayscale(num_output_channels=3)]
@@ -77,7 +86,10 @@ def build_transform(
         if train and crop_and_flip:
             steps += [T.RandomCrop(image_size, padding=image_size // 8), T.RandomHorizontalFlip()]
     if train and auto_augment:
-        steps.append(T.AutoAugment(AUTOAUGMENT_POLICY[style]))
+        policy = (
+            ReleaseCIFAR10Policy() if auto_augment_policy == "release" else T.AutoAugment(AUTOAUGMENT_POLICY[style])
+        )
+        steps.append(policy)
     steps.append(T.ToTensor())
     if train and cutout:
         steps.append(Cutout(cutout))

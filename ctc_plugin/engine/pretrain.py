@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from ..backbones import backbone_record, build_backbone, load_backbone_weights
 from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
+from ..data.samples import REFILL_STREAM
 from ..modeling import CTC, build_ctc
 from ..utils.errors import UserError
 from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
@@ -96,7 +97,14 @@ class CTCTrainer(EpochTrainer):
     def build_transforms(self, cfg):
         style, size, normalization = self.train_set.style, cfg.INPUT.SIZE, (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD)
         train = build_transform(
-            style, True, size, cfg.INPUT.AUTO_AUGMENT, normalization, cfg.INPUT.CUTOUT, cfg.INPUT.CROP_AND_FLIP
+            style,
+            True,
+            size,
+            cfg.INPUT.AUTO_AUGMENT,
+            normalization,
+            cfg.INPUT.CUTOUT,
+            cfg.INPUT.CROP_AND_FLIP,
+            cfg.INPUT.AUTO_AUGMENT_POLICY,
         )
         return train, build_transform(style, False, size, normalization=normalization)
 
@@ -110,6 +118,7 @@ class CTCTrainer(EpochTrainer):
 
     def build_refill_loader(self) -> DataLoader:
         """Every training image with the test transform (the training augmentation with
-        ``CTC.IRS.REFILL_AUGMENT``); every rank gets the same batch count."""
+        ``CTC.IRS.REFILL_AUGMENT``, drawn from a random stream of its own); every rank gets the
+        same batch count."""
         transform = self.train_transform if self.cfg.CTC.IRS.REFILL_AUGMENT else self.test_transform
-        return self.test_loader(self.train_set, pad=True, transform=transform)
+        return self.test_loader(self.train_set, pad=True, transform=transform, stream=REFILL_STREAM)

@@ -48,15 +48,39 @@ class TwoStageCosine(ParamScheduler):
         return end + 0.5 * (start - end) * (1 + math.cos(math.pi * progress))
 
 
+class EpochStepWarmup(ParamScheduler):
+    """``schedule`` after the release's warm-up: through epoch e < ``warmup_epochs`` (counted
+    from 0) the multiplier is (e + 1) / ``warmup_epochs``, one step per epoch (0.2, 0.4, ... 1.0
+    over 5 epochs; ``adjust_learning_rate_cosine`` of the release), not scaled by ``schedule``.
+    """
+
+    def __init__(self, schedule: ParamScheduler, warmup_epochs: int, iters_per_epoch: int, max_iter: int) -> None:
+        self.schedule, self.warmup_epochs = schedule, warmup_epochs
+        self.iters_per_epoch, self.max_iter = iters_per_epoch, max_iter
+
+    def __call__(self, where: float) -> float:
+        epoch = round(where * self.max_iter) // self.iters_per_epoch
+        if epoch < self.warmup_epochs:
+            return (epoch + 1) / self.warmup_epochs
+        return self.schedule(where)
+
+
+WARMUP_SHAPES = ("linear_iter", "release_epoch")
+
+
 def build_lr_multiplier(cfg, iters_per_epoch: int) -> ParamScheduler:
-    """The schedule of ``SOLVER``: ``TwoStageCosine`` (one stage for the baseline), after a linear
-    warm-up over ``WARMUP_EPOCHS`` (Detectron2's ``WarmupParamScheduler``)."""
+    """The schedule of ``SOLVER``: ``TwoStageCosine`` (one stage for the baseline), after a warm-up
+    over ``WARMUP_EPOCHS`` shaped as ``WARMUP_SHAPE`` says: "linear_iter", a per-iteration linear
+    ramp from 1 / warm-up iterations (Detectron2's ``WarmupParamScheduler``); "release_epoch",
+    ``EpochStepWarmup``."""
     max_iter = (cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS) * iters_per_epoch
     stage1_iters = cfg.SOLVER.IAS_EPOCHS * iters_per_epoch if cfg.SOLVER.IRS_EPOCHS else max_iter
     schedule = TwoStageCosine(stage1_iters, max_iter, cfg.SOLVER.IRS_LR_FACTOR, cfg.SOLVER.COSINE_FLOOR)
     warmup_iters = cfg.SOLVER.WARMUP_EPOCHS * iters_per_epoch
     if not warmup_iters:
         return schedule
+    if cfg.SOLVER.WARMUP_SHAPE == "release_epoch":
+        return EpochStepWarmup(schedule, cfg.SOLVER.WARMUP_EPOCHS, iters_per_epoch, max_iter)
     return WarmupParamScheduler(schedule, 1.0 / warmup_iters, warmup_iters / max_iter, "linear")
 
 

@@ -228,15 +228,20 @@ class EpochTrainer(TrainerBase):
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         self._trainer.model = create_ddp_model(self.model, device_ids=device_ids)
 
-    def test_loader(self, dataset: ClassificationDataset, pad: bool = False, transform=None) -> DataLoader:
+    def test_loader(
+        self, dataset: ClassificationDataset, pad: bool = False, transform=None, stream: int = 0
+    ) -> DataLoader:
         """This process's share of ``dataset``, in order, with the test transform (or ``transform``).
 
-        ``pad``: the same number of batches on every rank.
+        ``pad``: the same number of batches on every rank. ``stream``: the random stream of a
+        random ``transform`` (with the run's seed; see ``IndexedSamples``).
         """
         shard = shard_indices(len(dataset), comm.get_rank(), comm.get_world_size(), pad=pad)
         transform = transform or self.test_transform
         workers, pin = self.cfg.DATALOADER.NUM_WORKERS, self.device.type == "cuda"
-        return build_test_loader(dataset, transform, self.cfg.TEST.IMS_PER_BATCH, workers, shard, pin)
+        return build_test_loader(
+            dataset, transform, self.cfg.TEST.IMS_PER_BATCH, workers, shard, pin, seed=self.cfg.SEED, stream=stream
+        )
 
     def evaluate(self) -> Dict[str, float]:
         """Top-1/top-5 on the test set over all processes; kept for ``results.json``."""

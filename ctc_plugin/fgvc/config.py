@@ -1,8 +1,9 @@
 """Defaults of fine-grained fine-tuning (``ctc-finetune-fgvc``): the appendix's A.3 recipe.
 
 Appendix A.3 (Sec. 5.3, FGVC): 100 epochs, lr 5e-3 with cosine decay, batch 64 (CUB-200,
-Aircraft) or 256 (iNaturalist-18), SGD. What it leaves open (momentum, weight decay,
-resolution, augmentation) is set here and argued in docs/fgvc.md. The engine's keys
+Aircraft) or 256 (iNaturalist-18). What it leaves open (the optimiser, which it does not name:
+SGD with momentum here, as in its pretraining; weight decay, resolution, augmentation) is set
+here and argued in docs/fgvc.md. The engine's keys
 (``add_engine_config``) are shared with pretraining.
 """
 

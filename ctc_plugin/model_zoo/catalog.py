@@ -4,6 +4,11 @@ No weights have been released for this paper that we know of, and none are inven
 Metrics are the ones printed in the paper's appendix (arXiv 2203.03871,
 Sec. A.4, CIFAR-100 top-1 %); the ImageNet and AutoAugment numbers are in the
 manuscript's tables, which we do not carry, so those entries list none.
+
+Caveat: the metrics are the paper's, not ours. No config here has been run at full scale, and
+the CTC configs train the IAS head, which the authors' release never hands to its optimiser
+(``CTC.IAS.TRAIN_HEAD False`` reproduces that), so a run of a config is not the paper's run.
+docs/fidelity.md lists every difference.
 """
 
 from dataclasses import dataclass, field
@@ -21,7 +26,8 @@ class ModelZooEntry:
         config: path under ``configs/`` of the pretraining config.
         num_classes: classes of the pretraining dataset (the classifier's width).
         description: what the model is, in a few words.
-        paper_metrics: metric name -> value the paper reports.
+        paper_metrics: metric name -> value the paper reports (not measured with ``config``; see
+            the module's caveat).
         source: where in the paper the metrics are printed.
     """
 

@@ -4,7 +4,7 @@ from .heads import EmbedHead
 from .ias import AggregationTerm, InstanceDiscrimination
 from .irs import ContrastiveRevitalization, RevitalizationTerm
 from .nce import nce_loss
-from .negatives import OtherClassNegatives, UniformNegatives
+from .negatives import OtherClassNegatives, RelaxedNegatives, UniformNegatives
 from .term import LossTerm, StepInputs
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "InstanceDiscrimination",
     "LossTerm",
     "OtherClassNegatives",
+    "RelaxedNegatives",
     "RevitalizationTerm",
     "StepInputs",
     "UniformNegatives",

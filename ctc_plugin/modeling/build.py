@@ -8,7 +8,7 @@ from ..utils.seeding import mix_seed
 from .ctc import CTC
 from .ias import AggregationTerm
 from .irs import RevitalizationTerm
-from .negatives import OtherClassNegatives, UniformNegatives
+from .negatives import OtherClassNegatives, RelaxedNegatives, UniformNegatives
 
 
 def build_ctc(cfg, backbone: nn.Module, targets: torch.Tensor, device: torch.device) -> CTC:
@@ -30,10 +30,12 @@ def build_ctc(cfg, backbone: nn.Module, targets: torch.Tensor, device: torch.dev
         irs = cfg.CTC.IRS
         if irs.NEGATIVES == "other_classes":
             negatives = OtherClassNegatives(targets)
+        elif irs.NEGATIVES == "relax":
+            negatives = RelaxedNegatives(targets)
         elif irs.NEGATIVES == "uniform":
             negatives = UniformNegatives(num_data)
         else:
-            raise UserError(f"CTC.IRS.NEGATIVES must be 'other_classes' or 'uniform', got {irs.NEGATIVES!r}")
+            raise UserError(f"CTC.IRS.NEGATIVES must be 'other_classes', 'relax' or 'uniform', got {irs.NEGATIVES!r}")
         terms.append(
             RevitalizationTerm(cfg.CTC.BETA, num_data, width, negatives, embed, irs.TEMPERATURE, irs.MOMENTUM,
                                irs.NUM_NEGATIVES, cfg.SOLVER.CHANNELS_LAST, generator, device)

@@ -11,7 +11,7 @@ from .bank import InferenceCopy
 from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
-from .negatives import OtherClassNegatives, UniformNegatives
+from .negatives import OtherClassNegatives, RelaxedNegatives, UniformNegatives
 from .term import LossTerm, StepInputs, full_precision
 
 
@@ -19,10 +19,10 @@ class ContrastiveRevitalization:
     """CRD (Tian et al. 2020) with two memories, as CTC's stage 2 uses it.
 
     ``v1`` embeds the current network's features, ``v2`` the information bank's. Memory
-    ``M1`` holds v1s and ``M2`` v2s. For each sample, slot 0 is its own index and K
-    negatives come from a sampler: ``P1_j = exp(M2_j . v1 / tau) / Z1`` and
-    ``P2_j = exp(M1_j . v2 / tau) / Z2``, Z fixed on the first batch as ``mean(exp) * N``.
-    The loss is the NCE loss (Pn = 1/N) of both directions, summed.
+    ``M1`` holds v1s and ``M2`` v2s. For each sample, slot 0 is the positive (its own index, or
+    with "relax" a random image of its class) and K negatives come from a sampler:
+    ``P1_j = exp(M2_j . v1 / tau) / Z1`` and ``P2_j = exp(M1_j . v2 / tau) / Z2``,
+    Z fixed on the first batch as ``mean(exp) * N``. The loss is the NCE loss (Pn = 1/N) of both directions, summed.
 
     Two equal ways to get the (B, 1+K) scores: gather the B x (1+K) memory rows (CRD's way,
     here in chunks), or one B x N product followed by a gather of 1+K scores per row;
@@ -114,7 +114,7 @@ class RevitalizationTerm(LossTerm):
         weight: beta.
         num_data: N.
         num_features: width of the backbone's pooled features.
-        negatives: draws the K negative slots of each sample (other classes, or any image).
+        negatives: draws the positive and the K negative slots of each sample (``negatives.py``).
         embed_dim: width of both embeddings (128).
         num_negatives: K.
         channels_last: the network runs channels_last (and so does the bank's copy).
@@ -129,7 +129,7 @@ class RevitalizationTerm(LossTerm):
         weight: float,
         num_data: int,
         num_features: int,
-        negatives: Union[OtherClassNegatives, UniformNegatives],
+        negatives: Union[OtherClassNegatives, RelaxedNegatives, UniformNegatives],
         embed_dim: int = 128,
         temperature: float = 0.07,
         momentum: float = 0.5,
@@ -172,7 +172,8 @@ class RevitalizationTerm(LossTerm):
         v1 = self.head(inputs.features)
         v2 = self.bank_head(self.bank_features(inputs.images))
         negatives = self.negatives.draw(inputs.labels, self.num_negatives, inputs.generator).to(inputs.indices.device)
-        slots = torch.cat([inputs.indices.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
+        positives = self.negatives.positives(inputs.indices, inputs.labels, inputs.generator)
+        slots = torch.cat([positives.unsqueeze(1), negatives], dim=1)  # B x (1+K), positive first
         self.keep_update(v1, v2, inputs.indices)
         with full_precision(v1.device):
             return self.criterion.loss(v1, v2, slots)

@@ -1,4 +1,8 @@
-"""Samplers of negative memory slots: any image, or images of other classes only.
+"""Samplers of memory slots: the positive slot and K negatives of each sample.
+
+Three modes: K negatives from any image ("uniform"), from the other classes with the
+sample's own slot as the positive ("other_classes", the release's "exact"), or from the other
+classes with a random image of the sample's class as the positive ("relax", the release's).
 
 They draw on the generator's device (the method's: a CUDA generator on a GPU), so a step's
 B x K indices are never made on the CPU and copied over; the draw stays a function of the
@@ -9,10 +13,18 @@ import torch
 
 
 class UniformNegatives:
-    """K slots per sample drawn uniformly from all N (CRD's "relax" mode, lemniscate's NCE)."""
+    """K slots per sample drawn uniformly from all N, the sample's own slot the positive.
+
+    The release's ``ContrastMemory`` draws so (its ``AliasMethod`` over equal weights) when it
+    is given no contrast indices; lemniscate's NCE does the same.
+    """
 
     def __init__(self, num_data: int) -> None:
         self.num_data = num_data
+
+    def positives(self, indices: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The positive slot of each sample: its own."""
+        return indices
 
     def draw(self, labels: torch.Tensor, num_negatives: int, generator: torch.Generator) -> torch.Tensor:
         """(B, K) slot indices, on the generator's device."""
@@ -57,3 +69,24 @@ class OtherClassNegatives:
         position.remainder_((self.num_data - self.counts[labels]).unsqueeze(1))
         position.add_(self.ends[labels].unsqueeze(1))
         return self.order_twice[position]
+
+    def positives(self, indices: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The positive slot of each sample: its own (the release's "exact" mode)."""
+        return indices
+
+
+class RelaxedNegatives(OtherClassNegatives):
+    """Other-class negatives, and as the positive a random image of the sample's class.
+
+    The release's ``--mode relax``: the positive slot is drawn uniformly from the sample's
+    class (the sample itself included), while the memories are still updated at its own slot.
+    """
+
+    def positives(self, indices: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """(B,) slot indices of the same class as each sample, on the indices' device."""
+        device = generator.device
+        self._on(device)
+        labels = labels.to(device)
+        offset = torch.randint(2**62, (labels.numel(),), generator=generator, device=device)
+        offset.remainder_(self.counts[labels])
+        return self.order_twice[self.starts[labels] + offset].to(indices.device)
