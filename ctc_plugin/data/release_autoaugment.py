@@ -1,5 +1,8 @@
 """The release's AutoAugment: its ``CIFAR10Policy`` (``dataset/autoaugment.py``), as a transform.
 
+The table follows the public ``CIFAR10Policy`` (DeepVoltaire/AutoAugment) that the release's file
+carries by that name; the release's own copy was not at hand to compare line by line.
+
 The release does not use torchvision's ``AutoAugment``; its policy has the same 25 sub-policies
 of Cubuk et al. (2019) for CIFAR-10 with its own table of magnitudes, and fills the pixels that
 geometric operations uncover with grey (128) instead of black. Where it differs from torchvision's
