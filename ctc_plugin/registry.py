@@ -11,6 +11,10 @@ Contracts:
         e.g. ``cifar100_train``. Samples are ``(PIL image, label)``.
     HOOK_REGISTRY: ``cls(cfg, trainer) -> detectron2.engine.HookBase``; the names in
         ``cfg.TRAINER.EXTRA_HOOKS`` are built and registered after the default hooks.
+    LOSS_TERM_REGISTRY: ``fn(cfg, data: ctc_plugin.modeling.TermData) -> LossTerm or None``
+        (None: the term is switched off, e.g. its weight is 0); ``cfg.CTC.LOSS_TERMS`` names the
+        builders of a run's terms. A term owns what its stage needs when it begins
+        (``LossTerm.begin``), e.g. the memory refill of ``build_revitalization_term``.
 """
 
 from fvcore.common.registry import Registry
@@ -18,3 +22,4 @@ from fvcore.common.registry import Registry
 BACKBONE_REGISTRY = Registry("CTC_BACKBONE")
 DATASET_REGISTRY = Registry("CTC_DATASET")
 HOOK_REGISTRY = Registry("CTC_HOOK")
+LOSS_TERM_REGISTRY = Registry("CTC_LOSS_TERM")

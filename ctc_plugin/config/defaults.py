@@ -137,6 +137,9 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.SOLVER.COSINE_FLOOR = 0.0
 
     cfg.CTC = CN()
+    # Builders in ctc_plugin.LOSS_TERM_REGISTRY of the contrastive terms, in order (each returns
+    # None when its weight is 0); add a registered term of your own here.
+    cfg.CTC.LOSS_TERMS = ["build_aggregation_term", "build_revitalization_term"]
     # Weight of L_IAS in stage 1 (0 switches the loss off).
     cfg.CTC.ALPHA = 0.01
     # Weight of L_IRS in stage 2 (0 switches the loss off).

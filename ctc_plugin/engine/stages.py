@@ -87,8 +87,8 @@ def build_lr_multiplier(cfg, iters_per_epoch: int) -> ParamScheduler:
 class CTCStageHook(HookBase):
     """Runs CTC's stages around the trainer's steps.
 
-    At the first step of stage 2 the method enters it (the information bank is taken),
-    optionally refills the IRS memories, the optimizer takes stage 2's weight decay and
+    At the first step of stage 2 the method enters it (the information bank is taken, and a
+    term may read every training image, e.g. the IRS memory refill), the optimizer takes stage 2's weight decay and
     DistributedDataParallel is rebuilt for the stage's parameters. After every step the
     memory updates are applied.
     """
@@ -97,16 +97,12 @@ class CTCStageHook(HookBase):
         self.stage1_iters = cfg.SOLVER.IAS_EPOCHS * trainer.iters_per_epoch
         self.has_stage2 = cfg.SOLVER.IRS_EPOCHS > 0
         self.weight_decay = cfg.SOLVER.WEIGHT_DECAY
-        self.refill = cfg.CTC.IRS.REFILL_MEMORY and cfg.CTC.BETA > 0
 
     def before_step(self) -> None:
         ctc = self.trainer.ctc
         if self.has_stage2 and self.trainer.iter == self.stage1_iters and ctc.stage == 1:
             logger.info(f"Iteration {self.trainer.iter}: information revitalization stage begins")
-            ctc.enter_stage(2)
-            if self.refill:
-                logger.info("Refilling both IRS memories with the information bank's embeddings")
-                ctc.terms["irs"].refill(self.trainer.build_refill_loader(), ctc.device)
+            ctc.enter_stage(2, self.trainer.build_refill_loader)
             for group in self.trainer.optimizer.param_groups:
                 group["weight_decay"] = self.weight_decay
             self.trainer.wrap_model()

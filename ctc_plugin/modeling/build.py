@@ -3,41 +3,33 @@
 import torch
 from torch import nn
 
+from ..registry import LOSS_TERM_REGISTRY
 from ..utils.errors import UserError
 from ..utils.seeding import mix_seed
+from . import ias as _ias  # noqa: F401  (registers build_aggregation_term)
+from . import irs as _irs  # noqa: F401  (registers build_revitalization_term)
 from .ctc import CTC
-from .ias import AggregationTerm
-from .irs import RevitalizationTerm
-from .negatives import OtherClassNegatives, RelaxedNegatives, UniformNegatives
+from .term import LossTerm, TermData
 
 
 def build_ctc(cfg, backbone: nn.Module, targets: torch.Tensor, device: torch.device) -> CTC:
-    """CTC around ``backbone`` for a training set with labels ``targets``, from ``cfg.CTC``.
+    """CTC around ``backbone`` for a training set with labels ``targets``, with the terms that
+    ``cfg.CTC.LOSS_TERMS`` names in ``LOSS_TERM_REGISTRY``.
 
-    A term whose weight is 0 is not built (nor are its memories, N x 128 floats each).
+    A builder that returns None (its weight is 0) adds no term (nor its memories, N x 128 floats each).
     """
     targets = torch.as_tensor(targets, dtype=torch.long)
-    num_data, width, embed = targets.numel(), backbone.num_features, cfg.CTC.EMBED_DIM
     generator = torch.Generator().manual_seed(mix_seed(cfg.SEED, 1))  # the memories' initialisation
+    data = TermData(targets, backbone.num_features, generator, device)
     terms = []
-    if cfg.CTC.ALPHA > 0:
-        ias = cfg.CTC.IAS
-        terms.append(
-            AggregationTerm(cfg.CTC.ALPHA, num_data, width, embed, ias.TEMPERATURE, ias.MOMENTUM,
-                            ias.NUM_NEGATIVES, ias.TRAIN_HEAD, generator, device)
-        )  # fmt: skip
-    if cfg.CTC.BETA > 0:
-        irs = cfg.CTC.IRS
-        if irs.NEGATIVES == "other_classes":
-            negatives = OtherClassNegatives(targets)
-        elif irs.NEGATIVES == "relax":
-            negatives = RelaxedNegatives(targets)
-        elif irs.NEGATIVES == "uniform":
-            negatives = UniformNegatives(num_data)
-        else:
-            raise UserError(f"CTC.IRS.NEGATIVES must be 'other_classes', 'relax' or 'uniform', got {irs.NEGATIVES!r}")
-        terms.append(
-            RevitalizationTerm(cfg.CTC.BETA, num_data, width, negatives, embed, irs.TEMPERATURE, irs.MOMENTUM,
-                               irs.NUM_NEGATIVES, cfg.SOLVER.CHANNELS_LAST, generator, device)
-        )  # fmt: skip
+    for name in cfg.CTC.LOSS_TERMS:
+        if name not in LOSS_TERM_REGISTRY:
+            known = ", ".join(sorted(n for n, _ in LOSS_TERM_REGISTRY))
+            raise UserError(f"CTC.LOSS_TERMS: no loss term {name!r} is registered; registered: {known}")
+        term = LOSS_TERM_REGISTRY.get(name)(cfg, data)
+        if term is None:
+            continue
+        if not isinstance(term, LossTerm) or any(term.name == other.name for other in terms):
+            raise UserError(f"CTC.LOSS_TERMS: {name} must build a LossTerm with a name of its own, got {term!r}")
+        terms.append(term)
     return CTC(backbone, terms, seed=cfg.SEED, channels_last=cfg.SOLVER.CHANNELS_LAST, device=device).to(device)

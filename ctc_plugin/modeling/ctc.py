@@ -1,6 +1,6 @@
 """CTC: the network, its contrastive terms, and which stage it is in."""
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,7 @@ from torch import nn
 
 from ..utils.distributed import rank
 from ..utils.seeding import mix_seed
-from .term import LossTerm, StepInputs
+from .term import LossTerm, StepInputs, TrainingImages
 
 
 class CTC(nn.Module):
@@ -59,15 +59,18 @@ class CTC(nn.Module):
     def active_terms(self) -> List[LossTerm]:
         return [term for term in self.terms.values() if term.stage == self.stage]
 
-    def enter_stage(self, stage: int) -> None:
+    def enter_stage(self, stage: int, training_images: Optional[TrainingImages] = None) -> None:
         """Begin ``stage``'s terms (stage 2 copies the network into the information bank).
+
+        ``training_images`` (in training, not when a checkpoint is loaded) reaches the terms'
+        ``begin``, for a term that reads every training image then (the IRS memory refill).
 
         DistributedDataParallel must be rebuilt afterwards: it reduces exactly the parameters
         that require grad, and only the current stage's heads do.
         """
         self.stage = stage
         for term in self.active_terms():
-            term.begin(self.backbone)
+            term.begin(self.backbone, training_images)
         self._mark_trainable()
 
     def _mark_trainable(self) -> None:

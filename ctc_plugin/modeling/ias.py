@@ -6,11 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..registry import LOSS_TERM_REGISTRY
 from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
 from .negatives import UniformNegatives
-from .term import LossTerm, StepInputs, full_precision
+from .term import LossTerm, StepInputs, TermData, full_precision
 
 
 class InstanceDiscrimination:
@@ -126,3 +127,15 @@ class AggregationTerm(LossTerm):
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
         self.criterion.load_state_dict(state)
+
+
+@LOSS_TERM_REGISTRY.register()
+def build_aggregation_term(cfg, data: TermData) -> Optional[AggregationTerm]:
+    """``alpha * L_IAS`` from ``cfg.CTC.IAS`` (None when ``CTC.ALPHA`` is 0)."""
+    if cfg.CTC.ALPHA <= 0:
+        return None
+    ias = cfg.CTC.IAS
+    return AggregationTerm(
+        cfg.CTC.ALPHA, data.num_data, data.num_features, cfg.CTC.EMBED_DIM, ias.TEMPERATURE, ias.MOMENTUM,
+        ias.NUM_NEGATIVES, ias.TRAIN_HEAD, data.generator, data.device,
+    )  # fmt: skip

@@ -1,18 +1,23 @@
 """L_IRS: CRD's contrastive loss between the network and its frozen information bank."""
 
 import copy
+import logging
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
 from torch import nn
 
+from ..registry import LOSS_TERM_REGISTRY
 from ..utils.distributed import gather_rows
+from ..utils.errors import UserError
 from .bank import InferenceCopy
 from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
 from .negatives import OtherClassNegatives, RelaxedNegatives, UniformNegatives
-from .term import LossTerm, StepInputs, full_precision
+from .term import LossTerm, StepInputs, TermData, TrainingImages, full_precision
+
+logger = logging.getLogger(__name__)
 
 
 class ContrastiveRevitalization:
@@ -118,6 +123,8 @@ class RevitalizationTerm(LossTerm):
         embed_dim: width of both embeddings (128).
         num_negatives: K.
         channels_last: the network runs channels_last (and so does the bank's copy).
+        refill_memory: when stage 2 begins in training, fill both memories with the bank's
+            embeddings of every training image (the release's ``--update_memory_bank``).
         temperature, momentum, generator, device: of ``ContrastiveRevitalization``.
     """
 
@@ -137,8 +144,11 @@ class RevitalizationTerm(LossTerm):
         channels_last: bool = False,
         generator: Optional[torch.Generator] = None,
         device: torch.device = torch.device("cpu"),
+        refill_memory: bool = False,
     ) -> None:
         super().__init__(weight)
+        self.refill_memory = refill_memory
+        self.device = device
         self.head = EmbedHead(num_features, embed_dim)  # on the network's features
         self.bank_head = EmbedHead(num_features, embed_dim)  # on the bank's features
         self.bank: Optional[nn.Module] = None
@@ -152,9 +162,12 @@ class RevitalizationTerm(LossTerm):
     def head_parameters(self) -> List[nn.Parameter]:
         return list(self.head.parameters()) + list(self.bank_head.parameters())
 
-    def begin(self, backbone: nn.Module) -> None:
+    def begin(self, backbone: nn.Module, training_images: Optional[TrainingImages] = None) -> None:
         self.bank = copy.deepcopy(backbone).eval().requires_grad_(False)
         self._fast_bank = []
+        if self.refill_memory and training_images is not None:
+            logger.info("Refilling both IRS memories with the information bank's embeddings")
+            self.refill(training_images(), self.device)
 
     @torch.no_grad()
     def bank_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -208,3 +221,23 @@ class RevitalizationTerm(LossTerm):
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
         self.criterion.load_state_dict(state)
+
+
+@LOSS_TERM_REGISTRY.register()
+def build_revitalization_term(cfg, data: TermData) -> Optional[RevitalizationTerm]:
+    """``beta * L_IRS`` from ``cfg.CTC.IRS`` (None when ``CTC.BETA`` is 0)."""
+    if cfg.CTC.BETA <= 0:
+        return None
+    irs = cfg.CTC.IRS
+    samplers = {
+        "other_classes": lambda: OtherClassNegatives(data.targets),
+        "relax": lambda: RelaxedNegatives(data.targets),
+        "uniform": lambda: UniformNegatives(data.num_data),
+    }
+    if irs.NEGATIVES not in samplers:
+        raise UserError(f"CTC.IRS.NEGATIVES must be 'other_classes', 'relax' or 'uniform', got {irs.NEGATIVES!r}")
+    return RevitalizationTerm(
+        cfg.CTC.BETA, data.num_data, data.num_features, samplers[irs.NEGATIVES](), cfg.CTC.EMBED_DIM,
+        irs.TEMPERATURE, irs.MOMENTUM, irs.NUM_NEGATIVES, cfg.SOLVER.CHANNELS_LAST, data.generator, data.device,
+        refill_memory=irs.REFILL_MEMORY,
+    )  # fmt: skip

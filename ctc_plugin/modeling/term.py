@@ -1,7 +1,7 @@
 """The contract of CTC's contrastive terms: each holds its heads, memories and loss for one stage."""
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -26,6 +26,31 @@ class StepInputs:
     labels: torch.Tensor
     indices: torch.Tensor
     generator: torch.Generator
+
+
+@dataclass
+class TermData:
+    """What a term's builder knows of the run besides the config.
+
+    Attributes:
+        targets: (N,) the training set's labels; N is the number of memory slots.
+        num_features: width of the backbone's pooled features.
+        generator: seeds the memories' initialisation (shared by the terms, in their order).
+        device: where the memories live.
+    """
+
+    targets: torch.Tensor
+    num_features: int
+    generator: torch.Generator
+    device: torch.device
+
+    @property
+    def num_data(self) -> int:
+        return self.targets.numel()
+
+
+# Every training image once, in batches of (images, labels, indices), the same batch count on every rank.
+TrainingImages = Callable[[], Iterable]
 
 
 def full_precision(device: torch.device) -> torch.autocast:
@@ -59,8 +84,13 @@ class LossTerm(nn.Module):
         """The parameters the optimizer trains (default: all of the term's)."""
         return list(self.parameters())
 
-    def begin(self, backbone: nn.Module) -> None:
-        """Called when the term's stage starts (stage 2: with the network at the end of stage 1)."""
+    def begin(self, backbone: nn.Module, training_images: Optional[TrainingImages] = None) -> None:
+        """Called when the term's stage starts (stage 2: with the network at the end of stage 1).
+
+        Args:
+            training_images: when the stage starts in training (not when a checkpoint is
+                loaded), a loader over every training image, for a term that reads them then.
+        """
 
     def loss(self, inputs: StepInputs) -> torch.Tensor:
         raise NotImplementedError
