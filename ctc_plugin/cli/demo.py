@@ -30,14 +30,16 @@ from .common import ArgumentParser, run
 TOOL = "demo"
 
 
-def _show_progress() -> None:
-    """The study's log lines (each step's command, progress and time) on stdout, as ``demo: ...``."""
+def _show_progress() -> logging.Handler:
+    """The study's log lines (each step's command, progress and time) on stdout, as ``demo: ...``;
+    returns the handler, which ``main`` removes when it returns."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(f"{TOOL}: %(message)s"))
     logger = logging.getLogger("ctc_plugin.study")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     logger.propagate = False
+    return handler
 
 
 def _stop(signum, frame) -> None:
@@ -55,13 +57,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         )
         parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of the study config")
         args = parser.parse_args(argv)
-        _show_progress()
-        signal.signal(signal.SIGTERM, _stop)
-        if args.report_only:
-            path = rebuild_report(args.config_file, args.opts)
-            print(f"{TOOL}: report rebuilt from results.json: {path}")
-            return
-        run_study(args.config_file, args.opts, COMMANDS)
+        handler = _show_progress()
+        previous = signal.signal(signal.SIGTERM, _stop)
+        try:
+            if args.report_only:
+                path = rebuild_report(args.config_file, args.opts)
+                print(f"{TOOL}: report rebuilt from results.json: {path}")
+                return
+            run_study(args.config_file, args.opts, COMMANDS)
+        finally:
+            logging.getLogger("ctc_plugin.study").removeHandler(handler)
+            signal.signal(signal.SIGTERM, previous)
 
     return run(TOOL, body)
 
