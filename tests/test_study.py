@@ -95,6 +95,11 @@ def test_late_fall_is_judged_seed_by_seed():
     assert fall["fall"]["differences"] == [4.0, 3.0] and fall["falls"]
     assert fall["source_rise"] == {0: 5.0, 1: 3.0} and fall["source_rises"]
     assert fall["best_minus_final"] == {0: 4.0, 1: 3.0}
+    # A fall within one probe's own error (an accuracy of 90.5% on 50 test images: 4.15 points) is none.
+    assert late_fall(falling, source, test_images=50)["probe_error"] == pytest.approx(4.147, abs=1e-3)
+    assert not late_fall(falling, source, test_images=50)["falls"] and late_fall(falling, source, 10000)["falls"]
+    # No evaluation at or before the peak: the rise counts from the first one after it.
+    assert late_fall(falling, {0: {6: 70.0, 10: 75.0}, 1: {6: 71.0, 10: 74.0}})["source_rise"] == {0: 5.0, 1: 3.0}
     # A fall in one seed and a rise in the other is within the spread.
     mixed = late_fall({0: {1: 80.0, 5: 90.0, 10: 86.0}, 1: {1: 80.0, 5: 88.0, 10: 91.0}}, {})
     assert not mixed["falls"] and mixed["source_rise"] == {} and not mixed["source_rises"]

@@ -314,7 +314,8 @@ def transfer_findings(per_seed, names: Sequence[str], reference: str) -> List[st
     lines = []
     falls = {}
     for name in names:
-        fall = falls[name] = late_fall(arm_curves(per_seed, name), source_curves(per_seed, name))
+        test_images = max((int(r.get("test_images") or 0) for n in per_seed.values() for r in n["transfer"]), default=0)
+        fall = falls[name] = late_fall(arm_curves(per_seed, name), source_curves(per_seed, name), test_images)
         if not fall["seeds"]:
             continue
         n = len(fall["seeds"])
@@ -322,8 +323,9 @@ def transfer_findings(per_seed, names: Sequence[str], reference: str) -> List[st
         verdict = (
             "no spread to judge it by (one seed)"
             if drop["exceeds_spread"] is None
-            else ("a late fall larger than the spread across seeds" if fall["falls"] else "no late fall beyond the "
-                  "spread across seeds")
+            else ("a late fall larger than the spread across seeds and the probe's own error "
+                  f"({fall['probe_error']:.2f})" if fall["falls"] else "no late fall beyond the spread across seeds "
+                  f"and the probe's own error ({fall['probe_error']:.2f})")
         )  # fmt: skip
         spread = "" if math.isnan(drop["sd"]) else f" ± {drop['sd']:.2f}"
         rise = "not evaluated after the peak"
@@ -345,8 +347,8 @@ def transfer_findings(per_seed, names: Sequence[str], reference: str) -> List[st
                 (name, best_minus_final, "yes" if fall["falls"] else "no", "yes" if fall["source_rises"] else "no")
             )
     lines += _table(
-        ["arm", "best minus final transfer, each seed's own best (points)", "late fall beyond the spread",
-         "source top-1 rises after the peak"],
+        ["arm", "best minus final transfer, each seed's own best (points)",
+         "late fall beyond the spread and the probe's error", "source top-1 rises after the peak"],
         rows,
     )  # fmt: skip
     for name in names:

@@ -88,15 +88,19 @@ def source_curves(per_seed: Mapping[int, Mapping], arm: str) -> Dict[int, Dict[i
     }
 
 
-def late_fall(transfer: Mapping[int, Mapping[int, float]], source: Mapping[int, Mapping[int, float]]) -> Dict:
+def late_fall(
+    transfer: Mapping[int, Mapping[int, float]], source: Mapping[int, Mapping[int, float]], test_images: int = 0
+) -> Dict:
     """Whether an arm's transfer falls late in training while its source accuracy still rises.
 
     The peak is the epoch where the mean transfer curve over seeds is highest (epochs every seed
     measured). The fall is taken seed by seed, transfer at the peak minus transfer at the last
     epoch, and the rise of the source top-1 the same way, from its last evaluation at or before
-    the peak to the last epoch. ``falls`` holds when the fall's mean is positive and exceeds its
-    spread across seeds; ``source_rises`` likewise for the rise. ``best_minus_final`` is each
-    seed's own best transfer minus its final one.
+    the peak (the first one after it when there is none) to the last epoch. ``falls`` holds when
+    the fall's mean is positive and exceeds both its spread across seeds and one probe's own
+    sampling error on ``test_images`` target test images (the binomial standard deviation of an
+    accuracy at the peak's level); ``source_rises`` when the rise's mean is positive and exceeds
+    its spread. ``best_minus_final`` is each seed's own best transfer minus its final one.
     """
     seeds = sorted(s for s in transfer if transfer[s])
     epochs = sorted(set.intersection(*(set(transfer[s]) for s in seeds))) if seeds else []
@@ -109,9 +113,11 @@ def late_fall(transfer: Mapping[int, Mapping[int, float]], source: Mapping[int, 
     rise: Dict[int, float] = {}
     for s in seeds:
         evaluated = sorted(source.get(s, {}))
-        before = [e for e in evaluated if e <= peak]
+        before = [e for e in evaluated if e <= peak] or evaluated[:1]
         if before and evaluated[-1] > before[-1]:
             rise[s] = source[s][evaluated[-1]] - source[s][before[-1]]
+    level = mean_curve[peak] / 100.0
+    probe_error = 100.0 * math.sqrt(level * (1.0 - level) / test_images) if test_images > 0 else 0.0
     rise_mean, rise_sd = mean_sd(rise.values())
     return {
         "seeds": seeds,
@@ -120,7 +126,8 @@ def late_fall(transfer: Mapping[int, Mapping[int, float]], source: Mapping[int, 
         "peak_mean": mean_curve[peak],
         "last_mean": mean_curve[last],
         "fall": fall,
-        "falls": peak < last and fall["mean"] > 0 and bool(fall["exceeds_spread"]),
+        "probe_error": probe_error,
+        "falls": peak < last and fall["mean"] > probe_error and fall["mean"] > 0 and bool(fall["exceeds_spread"]),
         "best_minus_final": best_minus_final,
         "source_rise": rise,
         "source_rise_mean": rise_mean,
