@@ -21,8 +21,8 @@ from detectron2.utils import comm
 
 from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
-from ..detection.checks import check_detection_inputs
-from ..engine import PreemptionHook, setup_logging
+from ..detection.checks import check_detection_inputs, name_bad_index_files
+from ..engine import PreemptionHook, quiet_user_errors_in_training_loop, setup_logging
 from ..utils.errors import UserError
 from .common import launch, parse_training_args, run, training_parser, world_size
 
@@ -42,6 +42,10 @@ class Trainer(DefaultTrainer):
             trainer=weakref.proxy(self),
         )
         return super().build_hooks()
+
+    def train(self):
+        quiet_user_errors_in_training_loop()  # a UserError in a step: the tool's line, not a traceback
+        return super().train()
 
     def save_iteration(self, iteration: int) -> str:
         """A checkpoint after ``iteration``, named as Detectron2's periodic ones (``model_0004999.pth``)."""
@@ -76,6 +80,7 @@ def train(args: argparse.Namespace):
     cfg = build_config(args)
     default_setup(cfg, args)
     setup_logging(cfg.OUTPUT_DIR, names=("ctc_plugin",))  # the plugin's lines (weights, norm fallback) too
+    name_bad_index_files([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
     if args.eval_only:
         model = Trainer.build_model(cfg)
         CTCDetectionCheckpointer(
