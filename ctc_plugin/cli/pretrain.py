@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from ..config import get_cfg, merge_config
 from ..engine import CTCTrainer
-from .common import launch, parse_training_args, run, train_epochs, training_parser, world_size
+from .common import hold_output_dir, launch, parse_training_args, run, train_epochs, training_parser, world_size
 
 TOOL = "pretrain"
 
@@ -38,8 +38,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any process is started or any file written.
-        CTCTrainer.check_inputs(setup(args), resume=args.resume, world_size=world_size(args))
-        launch(train, args, TOOL)
+        cfg = setup(args)
+        CTCTrainer.check_inputs(cfg, resume=args.resume, world_size=world_size(args))
+        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
+            launch(train, args, TOOL)
 
     return run(TOOL, body)
 

@@ -24,7 +24,7 @@ from ..detection import CTCDetectionCheckpointer, add_ctc_config
 from ..detection.checks import check_detection_inputs, name_bad_index_files
 from ..engine import PreemptionHook, quiet_user_errors_in_training_loop, setup_logging
 from ..utils.errors import UserError
-from .common import launch, parse_training_args, run, training_parser, world_size
+from .common import hold_output_dir, launch, parse_training_args, run, training_parser, world_size
 
 TOOL = "train_net"
 
@@ -101,10 +101,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any worker is spawned or any file written.
-        check_detection_inputs(
-            build_config(args), resume=args.resume, eval_only=args.eval_only, world_size=world_size(args)
-        )
-        launch(train, args, TOOL)
+        cfg = build_config(args)
+        check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=world_size(args))
+        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
+            launch(train, args, TOOL)
 
     return run(TOOL, body)
 
