@@ -118,21 +118,33 @@ def hold_output_dir(output_dir: str, args: argparse.Namespace, keep: Sequence[st
         yield
         return
     with RunLock(output_dir):
-        if not args.resume:
-            _start_afresh(output_dir, args.overwrite, {os.path.abspath(path) for path in keep if path})
+        _start_afresh(output_dir, args, keep)
         yield
 
 
-def _start_afresh(output_dir: str, overwrite: bool, keep: set) -> None:
-    found = [path for path in previous_run_files(output_dir) if os.path.abspath(path) not in keep]
-    if not found:
-        return
-    if not overwrite:
+def check_fresh_start(output_dir: str, args: argparse.Namespace, keep: Sequence[str] = ()) -> List[str]:
+    """The previous run's checkpoints a fresh start would delete (``--overwrite``); [] with ``--resume``.
+
+    Raises:
+        UserError: a fresh start without ``--overwrite`` into a folder with another run's checkpoints.
+    """
+    if args.resume or args.eval_only:
+        return []
+    kept = {os.path.abspath(path) for path in keep if path}
+    found = [path for path in previous_run_files(output_dir) if os.path.abspath(path) not in kept]
+    if found and not args.overwrite:
         names = ", ".join(os.path.basename(path) for path in found[:3]) + (", ..." if len(found) > 3 else "")
         raise UserError(
             f"OUTPUT_DIR {output_dir} holds another run's checkpoints ({names}): continue it with --resume, "
             "or start over with --overwrite (deletes them)"
         )
+    return found
+
+
+def _start_afresh(output_dir: str, args: argparse.Namespace, keep: Sequence[str]) -> None:
+    found = check_fresh_start(output_dir, args, keep)
+    if not found:
+        return
     found += [os.path.join(output_dir, name) for name in RUN_RECORDS if os.path.isfile(os.path.join(output_dir, name))]
     for path in found:
         os.remove(path)

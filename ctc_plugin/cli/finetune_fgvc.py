@@ -34,6 +34,13 @@ def setup(args: argparse.Namespace):
     return cfg
 
 
+def check(args: argparse.Namespace, processes: int):
+    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
+    cfg = setup(args)
+    FGVCTrainer.check_inputs(cfg, resume=args.resume, world_size=processes)
+    return cfg
+
+
 def train(args: argparse.Namespace) -> None:
     """What every process runs."""
     cfg = setup(args)
@@ -46,8 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any process is started or any file written.
-        cfg = setup(args)
-        FGVCTrainer.check_inputs(cfg, resume=args.resume, world_size=world_size(args))
+        cfg = check(args, world_size(args))
         with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
             launch(train, args, TOOL)
 

@@ -75,6 +75,13 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+def check(args: argparse.Namespace, processes: int):
+    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
+    cfg = build_config(args)
+    check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=processes)
+    return cfg
+
+
 def train(args: argparse.Namespace):
     """What every process runs."""
     cfg = build_config(args)
@@ -101,8 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any worker is spawned or any file written.
-        cfg = build_config(args)
-        check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=world_size(args))
+        cfg = check(args, world_size(args))
         with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
             launch(train, args, TOOL)
 
