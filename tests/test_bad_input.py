@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from coco_tiny import write_tiny_coco
+from log_streams import rebind_closed_log_streams
 from random_resnet import random_resnet
 from test_fgvc_datasets import write_aircraft, write_cub, write_inat
 
@@ -28,6 +29,11 @@ TRAIN_NET_TINY = [
     "INPUT.MAX_SIZE_TEST", "128", "SOLVER.IMS_PER_BATCH", "2", "MODEL.RPN.BATCH_SIZE_PER_IMAGE", "32",
     "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32", "DATALOADER.NUM_WORKERS", "0",
 ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def log_streams_of_this_test():
+    rebind_closed_log_streams()
 
 
 def assert_one_line(status, out, err, tool, *fragments, output_dir=None):

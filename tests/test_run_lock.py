@@ -12,6 +12,7 @@ import time
 import pytest
 from cifar_tiny import write_tiny_cifar100
 from coco_tiny import write_tiny_coco
+from log_streams import rebind_closed_log_streams
 from random_resnet import random_resnet
 from test_fgvc_datasets import write_cub
 
@@ -29,6 +30,11 @@ PRETRAIN_TINY = [
 ]  # fmt: skip
 HOLD = "import sys, time\nfrom ctc_plugin.utils.run_lock import RunLock\nRunLock(sys.argv[1]).acquire()\n"
 HOLD += "print('held', flush=True)\ntime.sleep(600)\n"
+
+
+@pytest.fixture(autouse=True)
+def log_streams_of_this_test():
+    rebind_closed_log_streams()
 
 
 def dead_pid() -> int:

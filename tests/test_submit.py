@@ -157,25 +157,17 @@ def test_a_preempted_train_net_job_resumes_its_iteration_and_weights(tmp_path, m
     opts = ["MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TRAIN", "(96,)", "INPUT.MAX_SIZE_TRAIN", "128"]
     opts += ["INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "128", "SOLVER.IMS_PER_BATCH", "2"]
     opts += ["MODEL.RPN.BATCH_SIZE_PER_IMAGE", "32", "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32"]
-    opts += [
-        "SOLVER.MAX_ITER",
-        "4",
-        "SOLVER.CHECKPOINT_PERIOD",
-        "1",
-        "DATALOADER.NUM_WORKERS",
-        "0",
-        "TEST.EVAL_PERIOD",
-        "0",
-    ]
+    opts += ["SOLVER.MAX_ITER", "4", "SOLVER.CHECKPOINT_PERIOD", "2", "DATALOADER.NUM_WORKERS", "0"]
+    opts += ["TEST.EVAL_PERIOD", "0"]
     monkeypatch.chdir(os.path.dirname(datasets))  # this process's checks read Detectron2's "datasets/coco/..."
     config = os.path.join(REPO, "configs", "coco_maskrcnn_ctc.yaml")
     submission = submit.submit([*LOCAL, "train-net", "--config-file", config, *opts, "MODEL.WEIGHTS", weights,
                                 "OUTPUT_DIR", str(run)])  # fmt: skip
-    signal_after(submission, str(run / "model_0000000.pth"))
+    signal_after(submission, str(run / "model_0000001.pth"))  # the periodic checkpoint after 2 iterations
     assert submit.wait(submission) == 0
     log = job_log(submission)
     stopped = int(re.search(r"train_net: preempted by SIGUSR2 after iteration (\d+) of 4", log).group(1))
-    assert stopped < 4 and f"Starting training from iteration {stopped}" in log
+    assert 2 <= stopped < 4 and f"Starting training from iteration {stopped}" in log
     assert load_file(str(run / "model_final.pth"))["iteration"] == 3
 
 

@@ -10,7 +10,8 @@ TOOL is pretrain, finetune-fgvc or train-net, followed by the tool's own argumen
 them). One task per GPU, each joining the job's process group (env://).
 
 On submitit's preemption/timeout signal (SIGUSR2, or $SUBMITIT_PREEMPT_SIGNAL; SLURM sends it
---signal-delay-s before the time limit and on preemption) every task finishes its iteration,
+--signal-delay-s before the time limit, and on preemption where the cluster sets
+SlurmctldParameters=preempt_send_user_signal) every task finishes its iteration,
 the tool writes its checkpoint there, and submitit requeues the job with --resume. A
 preemption is always requeued; a timeout at most --max-timeouts times. Logs: --job-dir
 (default OUTPUT_DIR/submitit), one <job id>_<task>_log.out / _log.err per task.
@@ -173,11 +174,18 @@ def submit(argv: Optional[List[str]]) -> Submission:
             if getattr(args, name):
                 parameters[f"slurm_{name}"] = getattr(args, name)
     executor.update_parameters(**parameters)
-    # The job imports the ctc_plugin that submitted it.
+    # The job imports the ctc_plugin that submitted it (the job's environment is this one's, copied at submission).
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = [package_parent, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    before = os.environ.get("PYTHONPATH")
+    paths = [package_parent, *[p for p in (before or "").split(os.pathsep) if p]]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    job = executor.submit(ToolJob(args.tool, args.tool_args))
+    try:
+        job = executor.submit(ToolJob(args.tool, args.tool_args))
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
     print(f"{TOOL}: job {job.job_id} submitted ({args.tool}, {args.nodes} x {tasks} tasks); logs: {job.paths.stdout}")
     return Submission(job, args.cluster, args.tool, cfg.OUTPUT_DIR, args.max_timeouts)
 
