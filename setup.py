@@ -64,6 +64,7 @@ setup(
         "detectron2": ["pycocotools>=2.0.2", "tensorboard", "omegaconf>=2.1,<2.4", "hydra-core>=1.1", "setuptools<81"],
         "timm": ["timm>=1.0", "safetensors"],
         "analysis": ["matplotlib"],
+        "cluster": ["submitit>=1.5"],  # ctc-submit
         "dev": ["pytest", "pytest-timeout", "ruff"],
     },
 )

@@ -30,10 +30,10 @@ if ! "$py" -c "import torch, torchvision" 2>/dev/null; then
   pip install "torch==2.14.1" "torchvision==0.29.1"
 fi
 
-echo "setup: installing fvcore, timm, pycocotools, tensorboard and the test tools"
+echo "setup: installing fvcore, timm, pycocotools, tensorboard, submitit and the test tools"
 # numpy<2 and setuptools<81 are Detectron2's (pkg_resources) requirements.
 pip install "numpy<2" "setuptools<81" fvcore iopath "timm>=1.0" safetensors "pycocotools>=2.0.2" tensorboard \
-  matplotlib tqdm "omegaconf>=2.1,<2.4" "hydra-core>=1.1" yacs tabulate termcolor cloudpickle packaging \
+  matplotlib tqdm "omegaconf>=2.1,<2.4" "hydra-core>=1.1" yacs tabulate termcolor cloudpickle packaging "submitit>=1.5" \
   pytest pytest-timeout ruff
 
 # Detectron2 is not on the package index. In order of preference:

@@ -15,7 +15,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "ctc_plugin")
 CORE = {"backbones", "checkpoint", "config", "data", "engine", "modeling", "registry", "utils"}
 BRIDGES = {"convert", "detection", "fgvc", "analysis", "model_zoo"}
-TOOLS = ("pretrain", "train_net", "finetune_fgvc", "convert_weights", "temporal_transfer", "estimate_mi", "demo")
+TOOLS = (
+    "pretrain", "train_net", "finetune_fgvc", "convert_weights", "temporal_transfer", "estimate_mi", "demo", "submit",
+)  # fmt: skip
 
 
 def subpackage_imports():

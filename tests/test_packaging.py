@@ -10,7 +10,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = (
     "ctc-pretrain", "ctc-train-net", "ctc-finetune-fgvc", "ctc-convert", "ctc-temporal-transfer", "ctc-estimate-mi",
-    "ctc-demo",
+    "ctc-demo", "ctc-submit",
 )  # fmt: skip
 CHECK = """
 import os, sys

@@ -641,6 +641,14 @@ def run_tool_process(name, argv):
     return result.returncode, result.stderr
 
 
+def assert_no_traceback_logged(output_dir):
+    """A user error inside a training step: Detectron2's loop logged no traceback above the line."""
+    with open(output_dir / "log.txt") as f:
+        log = f.read()
+    assert "Starting training from iteration 0" in log
+    assert "Traceback" not in log and "Exception during training" not in log
+
+
 @pytest.mark.parametrize("workers, how", [(0, "not an image"), (2, "truncated")])
 def test_an_undecodable_cub_image_is_one_line_naming_file_and_dataset(tmp_path, workers, how):
     root = write_cub(str(tmp_path / "cub"))
@@ -652,6 +660,7 @@ def test_an_undecodable_cub_image_is_one_line_naming_file_and_dataset(tmp_path, 
     status, stderr = run_tool_process("finetune_fgvc", argv)
     assert_refused(status, stderr, "finetune_fgvc", f"cannot read {bad} of dataset cub200_train: ")
     assert not (tmp_path / "out" / "model_final.pth").exists()
+    assert_no_traceback_logged(tmp_path / "out")
 
 
 @pytest.mark.parametrize("workers, how", [(0, "truncated"), (2, "not an image")])
@@ -664,6 +673,7 @@ def test_an_undecodable_imagenet_image_is_one_line_naming_file_and_dataset(tmp_p
     argv += ["SOLVER.IAS_EPOCHS", "1", "SOLVER.IRS_EPOCHS", "0", "OUTPUT_DIR", str(tmp_path / "out")]
     status, stderr = run_tool_process("pretrain", argv)
     assert_refused(status, stderr, "pretrain", f"cannot read {bad} of dataset imagenet_train: ")
+    assert_no_traceback_logged(tmp_path / "out")
 
 
 def _forked_children(pid):

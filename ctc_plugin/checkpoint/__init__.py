@@ -7,6 +7,7 @@ from .files import (
     epoch_checkpoint_name,
     find_resume_checkpoint,
     list_checkpoints,
+    previous_run_files,
     resume_candidates,
 )
 from .weights import UnreadableFileError, find_state_dict, load_file, prefix_hint, read_state_dict, sub_networks
@@ -22,6 +23,7 @@ __all__ = [
     "list_checkpoints",
     "load_file",
     "prefix_hint",
+    "previous_run_files",
     "read_state_dict",
     "resume_candidates",
     "sub_networks",

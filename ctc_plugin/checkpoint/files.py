@@ -101,3 +101,15 @@ def find_resume_checkpoint(save_dir: str) -> Optional[str]:
     if problems and any(os.path.isfile(path) for path in candidates):
         raise UserError(f"cannot resume: no checkpoint in {save_dir} can be read ({'; '.join(problems)})")
     return None
+
+
+# What a run writes beside its checkpoints that a fresh start would append to or mix with.
+RUN_RECORDS = ("metrics.json", "results.json")
+
+
+def previous_run_files(save_dir: str) -> List[str]:
+    """The checkpoints a previous run left in ``save_dir`` (``*.pth``, ``last_checkpoint``), sorted; [] when none."""
+    if not os.path.isdir(save_dir):
+        return []
+    found = glob.glob(os.path.join(save_dir, "*.pth")) + glob.glob(os.path.join(save_dir, LAST_CHECKPOINT))
+    return sorted(path for path in found if os.path.isfile(path))

@@ -13,4 +13,5 @@ COMMANDS = {
     "temporal_transfer": "ctc-temporal-transfer",
     "estimate_mi": "ctc-estimate-mi",
     "demo": "ctc-demo",
+    "submit": "ctc-submit",
 }

@@ -13,17 +13,21 @@ Processes: Detectron2's ``launch`` starts ``--num-gpus`` per machine, unless ``t
 """
 
 import argparse
+import contextlib
 import datetime
 import logging
 import multiprocessing
+import os
 import sys
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 from ..analysis.results import FORMATS
+from ..checkpoint.files import RUN_RECORDS, previous_run_files
 from ..utils import signals
 from ..utils.errors import PREEMPTED_STATUS, Preempted, UserError
+from ..utils.run_lock import RunLock
 
 # Exit status of input refused with one line (also a worker's, which printed its line itself).
 USER_ERROR_STATUS = 2
@@ -44,6 +48,12 @@ def training_parser(description: str) -> ArgumentParser:
     parser = ArgumentParser(description)
     parser.add_argument("--config-file", default="", metavar="FILE", help="path to config file")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR's newest complete checkpoint")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an OUTPUT_DIR that holds another run's checkpoints: delete them (and its "
+        "metrics.json, results.json) first",
+    )
     parser.add_argument("--eval-only", action="store_true", help="evaluate the weights, do not train")
     parser.add_argument("--num-gpus", type=int, default=1, help="processes per machine")
     parser.add_argument("--num-machines", type=int, default=1, help="total number of machines")
@@ -72,6 +82,8 @@ def parse_training_args(parser: ArgumentParser, argv: Optional[Sequence[str]]) -
         raise UserError("several machines need --dist-url tcp://HOST:PORT of machine 0")
     if args.dist_timeout <= 0:
         raise UserError(f"--dist-timeout must be positive minutes, got {args.dist_timeout}")
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues OUTPUT_DIR's run and --overwrite deletes it: give one of them")
     names = "" if args.preemption_signals.lower() == "none" else args.preemption_signals
     args.preemption_signals = list(signals.signal_numbers(names.split(",")).values())
     launched = _launched_process()
@@ -86,6 +98,58 @@ def world_size(args: argparse.Namespace) -> int:
     """The number of training processes the job will have."""
     launched = _launched_process()
     return launched.world_size if launched is not None else args.num_gpus * args.num_machines
+
+
+@contextlib.contextmanager
+def hold_output_dir(output_dir: str, args: argparse.Namespace, keep: Sequence[str] = ()) -> Iterator[None]:
+    """While a job trains in ``output_dir``: its lock (``ctc_plugin.utils.run_lock``), taken by
+    the first process of the job only, and no fresh start over another run's checkpoints.
+
+    Without ``--resume`` a folder with checkpoints is refused, unless ``--overwrite``: then
+    they, ``metrics.json`` and ``results.json`` are deleted (never a file of ``keep``, such as
+    the initial weights). ``--eval-only`` trains nothing and holds nothing.
+
+    Raises:
+        UserError: another run holds the folder, or a fresh start would mix with another run's files.
+    """
+    launched = _launched_process()
+    first = launched.rank == 0 if launched is not None else args.machine_rank == 0
+    if args.eval_only or not first:
+        yield
+        return
+    with RunLock(output_dir):
+        _start_afresh(output_dir, args, keep)
+        yield
+
+
+def check_fresh_start(output_dir: str, args: argparse.Namespace, keep: Sequence[str] = ()) -> List[str]:
+    """The previous run's checkpoints a fresh start would delete (``--overwrite``); [] with ``--resume``.
+
+    Raises:
+        UserError: a fresh start without ``--overwrite`` into a folder with another run's checkpoints.
+    """
+    if args.resume or args.eval_only:
+        return []
+    kept = {os.path.abspath(path) for path in keep if path}
+    found = [path for path in previous_run_files(output_dir) if os.path.abspath(path) not in kept]
+    if found and not args.overwrite:
+        names = ", ".join(os.path.basename(path) for path in found[:3]) + (", ..." if len(found) > 3 else "")
+        raise UserError(
+            f"OUTPUT_DIR {output_dir} holds another run's checkpoints ({names}): continue it with --resume, "
+            "or start over with --overwrite (deletes them)"
+        )
+    return found
+
+
+def _start_afresh(output_dir: str, args: argparse.Namespace, keep: Sequence[str]) -> None:
+    found = check_fresh_start(output_dir, args, keep)
+    if not found:
+        return
+    found += [os.path.join(output_dir, name) for name in RUN_RECORDS if os.path.isfile(os.path.join(output_dir, name))]
+    for path in found:
+        os.remove(path)
+    logger = logging.getLogger("ctc_plugin")
+    logger.warning(f"--overwrite: deleted {len(found)} files of the previous run in {output_dir}")
 
 
 def check_flags(

@@ -21,7 +21,7 @@ from ..config import merge_config
 from ..fgvc import get_fgvc_cfg
 from ..fgvc.trainer import FGVCTrainer
 from ..utils.errors import UserError
-from .common import launch, parse_training_args, run, train_epochs, training_parser, world_size
+from .common import hold_output_dir, launch, parse_training_args, run, train_epochs, training_parser, world_size
 
 TOOL = "finetune_fgvc"
 
@@ -31,6 +31,13 @@ def setup(args: argparse.Namespace):
         raise UserError("--config-file is required, e.g. configs/fgvc/cub200_r50.yaml")
     cfg = merge_config(get_fgvc_cfg(), args.config_file, args.opts)
     cfg.freeze()
+    return cfg
+
+
+def check(args: argparse.Namespace, processes: int):
+    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
+    cfg = setup(args)
+    FGVCTrainer.check_inputs(cfg, resume=args.resume, world_size=processes)
     return cfg
 
 
@@ -46,8 +53,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any process is started or any file written.
-        FGVCTrainer.check_inputs(setup(args), resume=args.resume, world_size=world_size(args))
-        launch(train, args, TOOL)
+        cfg = check(args, world_size(args))
+        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
+            launch(train, args, TOOL)
 
     return run(TOOL, body)
 

@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from ..config import get_cfg, merge_config
 from ..engine import CTCTrainer
-from .common import launch, parse_training_args, run, train_epochs, training_parser, world_size
+from .common import hold_output_dir, launch, parse_training_args, run, train_epochs, training_parser, world_size
 
 TOOL = "pretrain"
 
@@ -24,6 +24,13 @@ TOOL = "pretrain"
 def setup(args: argparse.Namespace):
     cfg = merge_config(get_cfg(), args.config_file, args.opts)
     cfg.freeze()
+    return cfg
+
+
+def check(args: argparse.Namespace, processes: int):
+    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
+    cfg = setup(args)
+    CTCTrainer.check_inputs(cfg, resume=args.resume, world_size=processes)
     return cfg
 
 
@@ -38,8 +45,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any process is started or any file written.
-        CTCTrainer.check_inputs(setup(args), resume=args.resume, world_size=world_size(args))
-        launch(train, args, TOOL)
+        cfg = check(args, world_size(args))
+        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
+            launch(train, args, TOOL)
 
     return run(TOOL, body)
 

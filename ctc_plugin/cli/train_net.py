@@ -21,10 +21,10 @@ from detectron2.utils import comm
 
 from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
-from ..detection.checks import check_detection_inputs
-from ..engine import PreemptionHook, setup_logging
+from ..detection.checks import check_detection_inputs, name_bad_index_files
+from ..engine import PreemptionHook, quiet_user_errors_in_training_loop, setup_logging
 from ..utils.errors import UserError
-from .common import launch, parse_training_args, run, training_parser, world_size
+from .common import hold_output_dir, launch, parse_training_args, run, training_parser, world_size
 
 TOOL = "train_net"
 
@@ -42,6 +42,10 @@ class Trainer(DefaultTrainer):
             trainer=weakref.proxy(self),
         )
         return super().build_hooks()
+
+    def train(self):
+        quiet_user_errors_in_training_loop()  # a UserError in a step: the tool's line, not a traceback
+        return super().train()
 
     def save_iteration(self, iteration: int) -> str:
         """A checkpoint after ``iteration``, named as Detectron2's periodic ones (``model_0004999.pth``)."""
@@ -71,11 +75,19 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+def check(args: argparse.Namespace, processes: int):
+    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
+    cfg = build_config(args)
+    check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=processes)
+    return cfg
+
+
 def train(args: argparse.Namespace):
     """What every process runs."""
     cfg = build_config(args)
     default_setup(cfg, args)
     setup_logging(cfg.OUTPUT_DIR, names=("ctc_plugin",))  # the plugin's lines (weights, norm fallback) too
+    name_bad_index_files([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
     if args.eval_only:
         model = Trainer.build_model(cfg)
         CTCDetectionCheckpointer(
@@ -96,10 +108,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     def body() -> None:
         args = parse_training_args(training_parser(__doc__), argv)
         # Bad input is one line here, before any worker is spawned or any file written.
-        check_detection_inputs(
-            build_config(args), resume=args.resume, eval_only=args.eval_only, world_size=world_size(args)
-        )
-        launch(train, args, TOOL)
+        cfg = check(args, world_size(args))
+        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
+            launch(train, args, TOOL)
 
     return run(TOOL, body)
 

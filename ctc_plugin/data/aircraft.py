@@ -7,7 +7,7 @@ from PIL import Image
 
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .base import ClassificationDataset, require_files
+from .base import ClassificationDataset, reading_index, require_files
 
 AIRCRAFT_FOLDER = "fgvc-aircraft-2013b"
 AIRCRAFT_SPLITS = {"train": "trainval", "test": "test"}
@@ -32,20 +32,25 @@ class FGVCAircraft(ClassificationDataset):
         self.folder = os.path.join(root, AIRCRAFT_FOLDER)
         index_name = f"data/images_variant_{AIRCRAFT_SPLITS[split]}.txt"
         require_files("FGVC-Aircraft", self.folder, ("data/variants.txt", index_name, "data/images/"))
-        with open(os.path.join(self.folder, "data/variants.txt"), encoding="utf-8") as f:
-            classes = [line.strip() for line in f if line.strip()]
+        variants_path = os.path.join(self.folder, "data/variants.txt")
+        with reading_index("FGVC-Aircraft", variants_path):
+            with open(variants_path, encoding="utf-8") as f:
+                classes = [line.strip() for line in f if line.strip()]
         label_of = {name: i for i, name in enumerate(classes)}
         self.image_paths: List[str] = []
         targets = []
-        with open(os.path.join(self.folder, index_name), encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                image_id, variant = line.strip().split(" ", 1)
-                if variant not in label_of:
-                    raise UserError(f"FGVC-Aircraft: variant {variant!r} of {index_name} is not in variants.txt")
-                self.image_paths.append(os.path.join(self.folder, "data", "images", f"{image_id}.jpg"))
-                targets.append(label_of[variant])
+        index_path = os.path.join(self.folder, index_name)
+        with reading_index("FGVC-Aircraft", index_path):
+            with open(index_path, encoding="utf-8") as f:
+                lines = [(number, line.strip()) for number, line in enumerate(f, 1) if line.strip()]
+        for number, line in lines:
+            if " " not in line:
+                raise UserError(f"FGVC-Aircraft: line {number} of {index_path} is not '<image id> <variant>': {line!r}")
+            image_id, variant = line.split(" ", 1)
+            if variant not in label_of:
+                raise UserError(f"FGVC-Aircraft: variant {variant!r} of {index_name} is not in variants.txt")
+            self.image_paths.append(os.path.join(self.folder, "data", "images", f"{image_id}.jpg"))
+            targets.append(label_of[variant])
         super().__init__(targets, classes)
 
     def load_image(self, index: int) -> Image.Image:

@@ -1,8 +1,10 @@
 """The dataset contract: a map-style dataset of ``(PIL image, label)`` with class metadata."""
 
+import contextlib
+import json
 import os
 import struct
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from PIL import Image
 from torch.utils.data import Dataset
@@ -72,3 +74,23 @@ def require_files(dataset: str, folder: str, names: Iterable[str]) -> None:
         if not (os.path.isdir(path) if name.endswith("/") else os.path.isfile(path)):
             kind = "folder" if name.endswith("/") else "index file"
             raise UserError(f"{dataset}: missing {kind} {name} in {folder}")
+
+
+@contextlib.contextmanager
+def reading_index(dataset: str, path: str) -> Iterator[None]:
+    """Parse the index file ``path`` of ``dataset`` inside this block: whatever the parser raises
+    (not JSON, not text, a line or an entry of the wrong form) becomes one ``UserError`` line
+    naming the file and what is wrong with it.
+    """
+    try:
+        yield
+    except UserError:
+        raise
+    except json.JSONDecodeError as e:
+        raise UserError(f"{dataset}: {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{dataset}: {path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
+    except KeyError as e:
+        raise UserError(f"{dataset}: {path} has an entry without {e.args[0]!r}") from None
+    except (TypeError, ValueError, IndexError, AttributeError, AssertionError) as e:  # pycocotools asserts
+        raise UserError(f"{dataset}: {path} cannot be read: {first_line(e)}") from None

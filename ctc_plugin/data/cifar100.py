@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .base import ClassificationDataset
+from .base import ClassificationDataset, reading_index
 
 
 class CIFAR100(ClassificationDataset):
@@ -27,10 +27,12 @@ class CIFAR100(ClassificationDataset):
         for path in (split, meta):
             if not os.path.isfile(path):
                 raise UserError(f"CIFAR-100 file missing: {path}")
-        entry = _unpickle(split)
-        classes = _unpickle(meta)["fine_label_names"]
-        super().__init__(entry["fine_labels"], classes)
-        self.images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        with reading_index("CIFAR-100", meta):
+            classes = list(_unpickle(meta)["fine_label_names"])
+        with reading_index("CIFAR-100", split):
+            entry = _unpickle(split)
+            super().__init__(entry["fine_labels"], classes)
+            self.images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         self.images = self.images.transpose(0, 2, 3, 1)  # NHWC for PIL
         if len(self.images) != len(self.targets):
             raise UserError(f"CIFAR-100 file {split} has {len(self.images)} images but {len(self.targets)} labels")

@@ -7,7 +7,7 @@ from PIL import Image
 
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .base import ClassificationDataset, require_files
+from .base import ClassificationDataset, reading_index, require_files
 
 CUB_FOLDER = "CUB_200_2011"
 CUB_INDEX_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt", "images/")
@@ -34,7 +34,7 @@ class CUB200(ClassificationDataset):
         labels = _read_columns(self.folder, "image_class_labels.txt")
         is_train = _read_columns(self.folder, "train_test_split.txt")
         class_names = _read_columns(self.folder, "classes.txt")
-        class_ids = sorted(class_names, key=int)
+        class_ids = sorted(class_names, key=int)  # ids are checked to be integers
         label_of_class = {class_id: i for i, class_id in enumerate(class_ids)}
         wanted = "1" if split == "train" else "0"
         image_ids = [i for i in sorted(paths, key=int) if is_train.get(i) == wanted]
@@ -50,13 +50,18 @@ class CUB200(ClassificationDataset):
 
 
 def _read_columns(folder: str, name: str) -> Dict[str, str]:
-    """``"<id> <value>"`` lines -> {id: value}."""
-    with open(os.path.join(folder, name), encoding="utf-8") as f:
-        pairs = [line.strip().split(" ", 1) for line in f if line.strip()]
-    bad = [pair for pair in pairs if len(pair) != 2]
-    if bad:
-        raise UserError(f"CUB-200-2011: {name} has a line without two columns: {' '.join(bad[0])!r}")
-    return dict(pairs)
+    """``"<integer id> <value>"`` lines -> {id: value}."""
+    path = os.path.join(folder, name)
+    with reading_index("CUB-200-2011", path):
+        with open(path, encoding="utf-8") as f:
+            lines = [(number, line.strip()) for number, line in enumerate(f, 1) if line.strip()]
+    pairs = {}
+    for number, line in lines:
+        pair = line.split(" ", 1)
+        if len(pair) != 2 or not pair[0].isdigit():
+            raise UserError(f"CUB-200-2011: line {number} of {path} is not '<integer id> <value>': {line[:80]!r}")
+        pairs[pair[0]] = pair[1]
+    return pairs
 
 
 @DATASET_REGISTRY.register()

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .base import ClassificationDataset, require_files
+from .base import ClassificationDataset, reading_index, require_files
 
 INAT_INDEX_FILES = {"train": "train2018.json", "test": "val2018.json"}
 
@@ -35,23 +35,28 @@ class INaturalist2018(ClassificationDataset):
             raise ValueError(f"iNaturalist-2018 split must be train or test, got {split!r}")
         index_name = INAT_INDEX_FILES[split]
         require_files("iNaturalist-2018", root, (index_name,))
-        with open(os.path.join(root, index_name), encoding="utf-8") as f:
-            index = json.load(f)
-        for key in ("images", "annotations", "categories"):
-            if key not in index:
-                raise UserError(f"iNaturalist-2018: {index_name} has no {key!r} list")
-        categories = sorted(index["categories"], key=lambda c: c["id"])
-        label_of = {c["id"]: i for i, c in enumerate(categories)}
-        category_of_image = {a["image_id"]: a["category_id"] for a in index["annotations"]}
-        self.image_paths: List[str] = []
-        targets = []
-        for image in index["images"]:
-            category = category_of_image.get(image["id"])
-            if category not in label_of:
-                raise UserError(f"iNaturalist-2018: image {image['id']} of {index_name} has no known category")
-            self.image_paths.append(os.path.join(root, image["file_name"]))
-            targets.append(label_of[category])
-        super().__init__(targets, [str(c.get("name", c["id"])) for c in categories])
+        path = os.path.join(root, index_name)
+        with reading_index("iNaturalist-2018", path):
+            with open(path, encoding="utf-8") as f:
+                index = json.load(f)
+            if not isinstance(index, dict):
+                raise UserError(f"iNaturalist-2018: {path} is not a JSON object of images, annotations, categories")
+            for key in ("images", "annotations", "categories"):
+                if not isinstance(index.get(key), list):
+                    raise UserError(f"iNaturalist-2018: {index_name} has no {key!r} list")
+            categories = sorted(index["categories"], key=lambda c: c["id"])
+            label_of = {c["id"]: i for i, c in enumerate(categories)}
+            category_of_image = {a["image_id"]: a["category_id"] for a in index["annotations"]}
+            self.image_paths: List[str] = []
+            targets = []
+            for image in index["images"]:
+                category = category_of_image.get(image["id"])
+                if category not in label_of:
+                    raise UserError(f"iNaturalist-2018: image {image['id']} of {index_name} has no known category")
+                self.image_paths.append(os.path.join(root, image["file_name"]))
+                targets.append(label_of[category])
+            class_names = [str(c.get("name", c["id"])) for c in categories]
+        super().__init__(targets, class_names)
 
     def load_image(self, index: int) -> Image.Image:
         with Image.open(self.image_paths[index]) as image:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
-from .base import ClassificationDataset
+from .base import ClassificationDataset, reading_index
 
 SIDE = 96
 FOLDER = "stl10_binary"
@@ -35,8 +35,9 @@ class STL10(ClassificationDataset):
             if not os.path.isfile(path):
                 raise UserError(f"STL-10 file missing: {path}")
         images_path, labels_path, names_path = paths
-        with open(names_path) as f:
-            classes = [line.strip() for line in f if line.strip()]
+        with reading_index("STL-10", names_path):
+            with open(names_path, encoding="utf-8") as f:
+                classes = [line.strip() for line in f if line.strip()]
         labels = np.fromfile(labels_path, dtype=np.uint8).astype(np.int64) - 1
         if labels.size == 0:
             raise UserError(f"STL-10 label file {labels_path} is empty")

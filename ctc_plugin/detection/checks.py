@@ -6,6 +6,7 @@ import os
 from ..checkpoint import find_resume_checkpoint
 from ..config.checks import Rule, check_batch_split, check_values, fraction, non_negative, positive
 from ..convert.source import describe_arch
+from ..data.base import reading_index
 from ..utils.errors import UserError
 from ..utils.io import check_writable_folder
 from .backbone import choose_arch
@@ -33,6 +34,36 @@ def check_detection_datasets(names) -> None:
             raise UserError(f"dataset {name}: missing index file {json_file}")
         if image_root and not os.path.isdir(image_root):
             raise UserError(f"dataset {name}: missing image folder {image_root}")
+
+
+def name_bad_index_files(names) -> None:
+    """Make each dataset's loader turn an index file that does not parse (not JSON, truncated,
+    not COCO's form) into one ``UserError`` line naming the file, wherever Detectron2 reads it
+    (building the loaders, or evaluating inside the training loop). Call in every process."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    for name in names:
+        json_file = MetadataCatalog.get(name).get("json_file", None)
+        if not json_file or name not in DatasetCatalog.list():
+            continue
+        load = DatasetCatalog[name]
+        if getattr(load, "names_bad_index_file", False):
+            continue
+        DatasetCatalog.remove(name)
+        DatasetCatalog.register(name, _GuardedLoader(load, f"dataset {name}", json_file))
+
+
+class _GuardedLoader:
+    """A dataset loader whose parse errors name its index file (a class: it is pickled with the catalog)."""
+
+    names_bad_index_file = True
+
+    def __init__(self, load, dataset: str, json_file: str) -> None:
+        self.load, self.dataset, self.json_file = load, dataset, json_file
+
+    def __call__(self):
+        with reading_index(self.dataset, self.json_file):
+            return self.load()
 
 
 # Detectron2's keys whose values cannot work (its own asserts would end in a traceback).

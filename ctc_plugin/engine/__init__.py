@@ -7,6 +7,7 @@ from .pretrain import CTCTrainer
 from .setup import default_setup, setup_logging
 from .stages import CTCStageHook
 from .trainer import EpochTrainer
+from .user_errors import quiet_user_errors_in_training_loop
 
 __all__ = [
     "AtomicCheckpointMixin",
@@ -18,5 +19,6 @@ __all__ = [
     "PreemptionHook",
     "classification_accuracy",
     "default_setup",
+    "quiet_user_errors_in_training_loop",
     "setup_logging",
 ]

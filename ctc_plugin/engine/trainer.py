@@ -29,6 +29,7 @@ from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_write_json, check_writable_folder
 from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_network
 from .evaluation import classification_accuracy
+from .user_errors import quiet_user_errors_in_training_loop
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,7 @@ class EpochTrainer(TrainerBase):
         comm.synchronize()
 
     def train_loop(self, start_iter: int, max_iter: int) -> None:
+        quiet_user_errors_in_training_loop()
         try:
             super().train(start_iter, max_iter)
         except RuntimeError as e:

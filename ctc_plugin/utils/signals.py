@@ -62,12 +62,19 @@ def _record(number: int, frame) -> None:
 
 
 def watch(names: Sequence[str]) -> None:
-    """Record the signals ``names`` instead of dying of them (``received()`` says which came first)."""
-    global _fork_hooks_registered
+    """Record the signals ``names`` instead of dying of them (``received()`` says which came first).
+
+    A signal already received that is watched again stays received: a job runner that watched
+    it from the start of the process hands it on to the tool that watches it next.
+    """
+    global _fork_hooks_registered, _received
+    kept = _received
     unwatch()
     for number, label in signal_numbers(names).items():
         _previous[number] = signal.signal(number, _record)
         _watched[number] = label
+    if kept in _watched.values():
+        _received = kept
     if not _fork_hooks_registered:
         os.register_at_fork(before=_block, after_in_parent=_restore, after_in_child=_forget)
         atexit.register(_kill_blocked_children)  # runs before multiprocessing's own exit handler

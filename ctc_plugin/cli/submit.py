@@ -1,0 +1,247 @@
+"""ctc-submit: a tool that trains, as a submitit job that requeues itself, on SLURM or on this machine.
+
+    ctc-submit --nodes 4 --gpus-per-node 8 --partition learn --timeout-min 4320 \\
+        pretrain --config-file configs/pretrain/imagenet_r50_ctc.yaml OUTPUT_DIR /runs/r50_ctc
+    ctc-submit --gpus-per-node 8 finetune-fgvc --config-file configs/fgvc/inat2018_r50.yaml MODEL.WEIGHTS ...
+    ctc-submit --cluster local --gpus-per-node 0 pretrain --config-file ...   # here, on the CPU, and wait
+
+TOOL is pretrain, finetune-fgvc or train-net, followed by the tool's own arguments (not
+--num-gpus, --num-machines, --machine-rank, --dist-url, --preemption-signals: the job sets
+them). One task per GPU, each joining the job's process group (env://).
+
+On submitit's preemption/timeout signal (SIGUSR2, or $SUBMITIT_PREEMPT_SIGNAL; SLURM sends it
+--signal-delay-s before the time limit, and on preemption where the cluster sets
+SlurmctldParameters=preempt_send_user_signal) every task finishes its iteration,
+the tool writes its checkpoint there, and submitit requeues the job with --resume. A
+preemption is always requeued; a timeout at most --max-timeouts times. Logs: --job-dir
+(default OUTPUT_DIR/submitit), one <job id>_<task>_log.out / _log.err per task.
+
+--cluster slurm prints the job id and its logs and returns; --cluster local runs the job on
+this machine through submitit's local executor and waits, exiting with the job's status.
+"""
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from ..checkpoint import find_resume_checkpoint
+from ..utils import signals
+from ..utils.errors import PREEMPTED_STATUS, UserError, first_line
+from .common import USER_ERROR_STATUS, ArgumentParser, check_fresh_start, parse_training_args, run, training_parser
+
+TOOL = "submit"
+# TOOL argument -> ctc_plugin.cli module.
+TOOLS = {"pretrain": "pretrain", "finetune-fgvc": "finetune_fgvc", "train-net": "train_net"}
+# Flags of the tools that the job sets itself.
+JOB_FLAGS = ("--num-gpus", "--num-machines", "--machine-rank", "--dist-url", "--preemption-signals")
+# What a tool's main returns: success, a failed process, a refusal, preempted, interrupted.
+TOOL_STATUSES = (0, 1, USER_ERROR_STATUS, PREEMPTED_STATUS, 130)
+
+
+def preemption_signal() -> str:
+    """The signal submitit's jobs are asked to stop with: "SIGUSR2" unless $SUBMITIT_PREEMPT_SIGNAL says otherwise."""
+    name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper()
+    return name if name.startswith("SIG") else f"SIG{name}"
+
+
+def _with_flag(argv: List[str], flag: str, drop: str = "") -> List[str]:
+    """The tool's ``argv`` with ``flag`` in front (once) and without ``drop`` (flags may come in any order)."""
+    return [flag, *[a for a in argv if a not in (flag, drop)]]
+
+
+class ToolJob:
+    """What every task of the job runs: ``ctc_plugin.cli.<tool>.main(argv)``, and submitit's checkpoint protocol.
+
+    The tool watches submitit's signal (and this process records it from the start): it stops
+    after its iteration with a checkpoint and returns ``PREEMPTED_STATUS``. The job then raises
+    the signal again with submitit's own handler in place, which calls ``checkpoint`` (the same
+    job with ``--resume``), counts the timeouts and requeues the job, or ends it.
+    """
+
+    def __init__(self, tool: str, argv: List[str]) -> None:
+        self.tool = tool
+        self.argv = list(argv)
+
+    def __call__(self) -> int:
+        import submitit
+
+        environment = submitit.JobEnvironment()
+        if environment.num_tasks > 1:  # the tool joins the group as under torchrun (env://)
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+        name = preemption_signal()
+        module = importlib.import_module(f"ctc_plugin.cli.{TOOLS[self.tool]}")
+        signals.watch([name])  # from now on the signal is recorded for the tool, not acted on by submitit
+        try:
+            status = module.main(["--preemption-signals", name, *self.argv])
+        finally:
+            signals.unwatch()  # submitit's handler again
+        if status == PREEMPTED_STATUS:
+            signal.raise_signal(signals.signal_numbers([name]).popitem()[0])  # task 0 requeues or ends here
+        elif status not in TOOL_STATUSES:
+            sys.exit(status)  # submitit's handler ended the tool from inside (a signal before it watched)
+        return status
+
+    def checkpoint(self, *args: Any) -> Any:
+        """The same job, continuing from OUTPUT_DIR's newest checkpoint (``--resume``, never ``--overwrite``)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(ToolJob(self.tool, _with_flag(self.argv, "--resume", "--overwrite")))
+
+
+@dataclass
+class Submission:
+    """A submitted job and what its end is reported with."""
+
+    job: Any
+    cluster: str
+    tool: str
+    output_dir: str
+    max_timeouts: int
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(__doc__)
+    parser.add_argument("--cluster", choices=("slurm", "local"), default="slurm", help="where the job runs")
+    parser.add_argument("--nodes", type=int, default=1, help="machines (default 1)")
+    parser.add_argument(
+        "--gpus-per-node", type=int, default=1, help="GPUs per machine, one task each (0: one CPU task)"
+    )
+    parser.add_argument("--cpus-per-task", type=int, default=None, help="CPU cores per task")
+    parser.add_argument("--mem-gb", type=int, default=None, help="memory per machine, GB")
+    parser.add_argument("--timeout-min", type=int, default=4320, help="time limit of each start, minutes")
+    parser.add_argument("--max-timeouts", type=int, default=3, help="requeues after the time limit (preemptions: any)")
+    parser.add_argument(
+        "--signal-delay-s", type=int, default=120, help="SLURM sends the signal this long before the limit"
+    )
+    parser.add_argument("--job-dir", default="", metavar="DIR", help="submitit's folder and logs (OUTPUT_DIR/submitit)")
+    parser.add_argument("--job-name", default="", help="SLURM job name (default ctc-TOOL)")
+    for name in ("partition", "account", "qos", "constraint", "comment", "exclude"):
+        parser.add_argument(f"--{name}", default="", help=f"SLURM --{name}")
+    parser.add_argument("tool", choices=sorted(TOOLS), metavar="TOOL", help=", ".join(sorted(TOOLS)))
+    parser.add_argument("tool_args", nargs=argparse.REMAINDER, metavar="...", help="the tool's own arguments")
+    return parser
+
+
+def check(args: argparse.Namespace):
+    """Refuse bad options and bad tool input with one line; returns the tool's config."""
+    for name, least in (("nodes", 1), ("gpus_per_node", 0), ("timeout_min", 1), ("max_timeouts", 0)):
+        if getattr(args, name) < least:
+            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be {least} or more")
+    for name in ("cpus_per_task", "mem_gb"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be 1 or more")
+    if args.signal_delay_s < 0 or args.signal_delay_s >= 60 * args.timeout_min:
+        raise UserError(f"--signal-delay-s {args.signal_delay_s} must lie in [0, --timeout-min x 60)")
+    if args.cluster == "local" and args.nodes != 1:
+        raise UserError("--cluster local runs on this machine: --nodes 1")
+    given = [a.split("=")[0] for a in args.tool_args if a.split("=")[0] in JOB_FLAGS]
+    if given:
+        raise UserError(f"{given[0]} is set by the job: give --nodes and --gpus-per-node to ctc-submit instead")
+    module = importlib.import_module(f"ctc_plugin.cli.{TOOLS[args.tool]}")
+    tool_args = parse_training_args(training_parser(module.__doc__), args.tool_args)
+    cfg = module.check(tool_args, args.nodes * max(1, args.gpus_per_node))
+    check_fresh_start(cfg.OUTPUT_DIR, tool_args, keep=[cfg.MODEL.WEIGHTS])
+    return cfg
+
+
+def submit(argv: Optional[List[str]]) -> Submission:
+    """Check everything, then submit the job (nothing is submitted when a check refuses)."""
+    args = build_parser().parse_args(argv)
+    cfg = check(args)
+    import submitit
+
+    folder = args.job_dir or os.path.join(cfg.OUTPUT_DIR, "submitit")
+    executor = submitit.AutoExecutor(
+        folder=folder, cluster=args.cluster, slurm_max_num_timeout=args.max_timeouts,
+        local_max_num_timeout=args.max_timeouts,
+    )  # fmt: skip
+    tasks = max(1, args.gpus_per_node)
+    parameters = dict(
+        name=args.job_name or f"ctc-{args.tool}", nodes=args.nodes, tasks_per_node=tasks,
+        gpus_per_node=args.gpus_per_node, timeout_min=args.timeout_min,
+    )  # fmt: skip
+    if args.cpus_per_task:
+        parameters["cpus_per_task"] = args.cpus_per_task
+    if args.mem_gb:
+        parameters["mem_gb"] = args.mem_gb
+    if args.cluster == "slurm":
+        parameters["slurm_signal_delay_s"] = args.signal_delay_s
+        for name in ("partition", "account", "qos", "constraint", "comment", "exclude"):
+            if getattr(args, name):
+                parameters[f"slurm_{name}"] = getattr(args, name)
+    executor.update_parameters(**parameters)
+    # The job imports the ctc_plugin that submitted it (the job's environment is this one's, copied at submission).
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    before = os.environ.get("PYTHONPATH")
+    paths = [package_parent, *[p for p in (before or "").split(os.pathsep) if p]]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    try:
+        job = executor.submit(ToolJob(args.tool, args.tool_args))
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+    print(f"{TOOL}: job {job.job_id} submitted ({args.tool}, {args.nodes} x {tasks} tasks); logs: {job.paths.stdout}")
+    return Submission(job, args.cluster, args.tool, cfg.OUTPUT_DIR, args.max_timeouts)
+
+
+def wait(submission: Submission) -> int:
+    """Wait for a job of this machine and return its exit status; its end is one line."""
+    job = submission.job
+    failure = job.exception()
+    if failure is not None:
+        text = str(failure)
+        if "timed-out too many times" in text:
+            last = find_resume_checkpoint(submission.output_dir) or "none was written"
+            raise _JobEndedError(
+                f"job {job.job_id} reached its time limit more than --max-timeouts {submission.max_timeouts} times "
+                f"and was not requeued; its last checkpoint is {last} (submit it again with --resume to continue)",
+                PREEMPTED_STATUS,
+            )
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith(("-", " "))]
+        reason = next((line for line in reversed(lines) if "Error" in line), first_line(failure))
+        raise _JobEndedError(f"job {job.job_id} failed ({reason}); its logs: {job.paths.stderr}", 1)
+    status = job.results()[0]
+    if status == USER_ERROR_STATUS:  # the tool said why in the job's log: say it here too
+        with open(job.paths.stderr) as f:
+            said = [line.strip() for line in f if line.startswith(f"{TOOLS[submission.tool]}: error: ")]
+        if said:
+            raise _JobEndedError(said[-1], USER_ERROR_STATUS, verbatim=True)
+        raise _JobEndedError(f"job {job.job_id} refused its input; its logs: {job.paths.stderr}", USER_ERROR_STATUS)
+    if status:
+        raise _JobEndedError(f"job {job.job_id} ended with status {status}; its logs: {job.paths.stderr}", status)
+    print(f"{TOOL}: job {job.job_id} finished; logs: {job.paths.stdout}")
+    return 0
+
+
+class _JobEndedError(Exception):
+    """A job of this machine ended without success: one line and the exit status."""
+
+    def __init__(self, line: str, status: int, verbatim: bool = False) -> None:
+        super().__init__(line)
+        self.status = status
+        self.verbatim = verbatim  # the tool's own line, printed as it is
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ended = {"status": 0}
+
+    def body() -> None:
+        submission = submit(argv)
+        if submission.cluster == "local":
+            try:
+                ended["status"] = wait(submission)
+            except _JobEndedError as stopped:
+                print(stopped if stopped.verbatim else f"{TOOL}: error: {stopped}", file=sys.stderr)
+                ended["status"] = stopped.status
+
+    return run(TOOL, body) or ended["status"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
