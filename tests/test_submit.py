@@ -5,6 +5,8 @@ import glob
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,7 +17,7 @@ from test_cluster import assert_same_training_state
 from test_fgvc_datasets import write_cub
 
 from ctc_plugin.checkpoint import load_file
-from ctc_plugin.cli import pretrain, submit
+from ctc_plugin.cli import submit
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
 from ctc_plugin.convert.timm import convert_to_timm_file
 from ctc_plugin.utils.errors import PREEMPTED_STATUS
@@ -57,6 +59,13 @@ def signal_after(submission, pattern, number=signal.SIGUSR2, timeout=300):
         os.kill(pid, number)
 
 
+def reference_run(tool, argv):
+    """The uninterrupted run, in a fresh process as the job's is: an earlier test of this process may have
+    changed torch's thread count, and CPU sums depend on it."""
+    command = [sys.executable, "-m", f"ctc_plugin.cli.{tool}", *map(str, argv)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600).returncode
+
+
 def job_log(submission):
     return (submission.job.stdout() or "") + (submission.job.stderr() or "")
 
@@ -95,7 +104,7 @@ def test_a_fresh_job_over_a_finished_run_is_refused_before_submission(tmp_path, 
 
 
 def test_a_preempted_pretraining_job_requeues_itself_and_ends_bitwise_as_the_uninterrupted_run(tmp_path, cifar_root):
-    assert pretrain.main(pretrain_args(tmp_path / "reference", cifar_root)) == 0
+    assert reference_run("pretrain", pretrain_args(tmp_path / "reference", cifar_root)) == 0
     run = tmp_path / "run"
     submission = submit.submit([*LOCAL, "--timeout-min", "60", "pretrain", *pretrain_args(run, cifar_root)])
     signal_after(submission, str(run / "model_iter_*.pth"))  # after its first checkpoint
@@ -126,7 +135,6 @@ def test_a_job_past_its_allowed_timeouts_stops_with_one_line_naming_its_last_che
 def test_a_preempted_fine_tuning_job_ends_bitwise_as_the_uninterrupted_run(tmp_path):
     from test_finetune_fgvc import assert_same_final_weights_and_momentum
 
-    from ctc_plugin.cli import finetune_fgvc
     from ctc_plugin.convert.source import load_resnet_state_dict as load_any
 
     weights = str(tmp_path / "r18_timm.pth")
@@ -136,7 +144,7 @@ def test_a_preempted_fine_tuning_job_ends_bitwise_as_the_uninterrupted_run(tmp_p
     common += ["MODEL.DEVICE", "cpu", "INPUT.SIZE", "32", "SOLVER.EPOCHS", "3", "SOLVER.IMS_PER_BATCH", "3"]
     common += ["DATALOADER.NUM_WORKERS", "0", "TEST.EVAL_PERIOD_EPOCHS", "0", "SOLVER.CHECKPOINT_PERIOD_ITERS", "1"]
     common += ["DATASETS.ROOT", root, "MODEL.WEIGHTS", weights]
-    assert finetune_fgvc.main([*common, "OUTPUT_DIR", str(tmp_path / "reference")]) == 0
+    assert reference_run("finetune_fgvc", [*common, "OUTPUT_DIR", str(tmp_path / "reference")]) == 0
     run = tmp_path / "run"
     submission = submit.submit([*LOCAL, "finetune-fgvc", *common, "OUTPUT_DIR", str(run)])
     signal_after(submission, str(run / "model_iter_*.pth"))
