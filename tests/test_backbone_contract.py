@@ -1,7 +1,8 @@
 """The backbone contract is kept end to end: a network that is not a ResNet, registered here, goes
 through pretraining (1 + 1 epochs, the temporal-transfer hook on), temporal transfer and MINE by the
 tools' own entry points; the
-converters refuse it with one line saying why; a checkpoint names the module to import."""
+converters refuse it with one line saying which converter to register; a checkpoint names the module to
+import."""
 
 import json
 import os
@@ -102,11 +103,11 @@ def test_converters_refuse_it_in_one_line(run, capsys, target, suffix):
     output = run["folder"] / f"converted{suffix}"
     assert convert_weights.main([source, str(output), "--to", target]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"convert_weights: error: checkpoint {source} is not a torchvision-style ResNet")
-    assert line.endswith(
-        "it holds a network built by build_tiny_conv_net, and only torchvision-style ResNets have a Detectron2 "
-        "and a timm counterpart"
+    assert line.startswith(
+        f"convert_weights: error: checkpoint {source} holds a network of build_tiny_conv_net, and no converter of "
+        f"build_tiny_conv_net to {target} is registered"
     )
+    assert line.endswith(f"register_converter('build_tiny_conv_net', '{target}')")
     assert not output.exists()
 
 

@@ -108,7 +108,7 @@ def release_probe_accuracy(
     """The best test top-1 (a fraction) over ``settings.epochs`` epochs of the release's probe.
 
     Args:
-        network: a backbone (``forward_features``, ``fc``, ``num_features``); a copy is probed.
+        network: a backbone (``forward_features``, ``num_features``); a copy is probed, with a new classifier.
         train_set, test_set: the target's splits, samples ``(image, label)``.
         transform: the images' transform (the release: resize to 32, no augmentation).
         num_classes: the target's classes.
@@ -117,11 +117,10 @@ def release_probe_accuracy(
     probed = copy.deepcopy(network).to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        probed.fc = nn.Linear(probed.num_features, num_classes).to(device)
-    probed.requires_grad_(False)  # only the classifier is optimised; its gradient is all SGD uses
-    probed.fc.requires_grad_(True)
+        classifier = nn.Linear(probed.num_features, num_classes).to(device)
+    probed.requires_grad_(False)  # only the new classifier is optimised; its gradient is all SGD uses
     optimizer = torch.optim.SGD(
-        probed.fc.parameters(), lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
+        classifier.parameters(), lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -137,11 +136,12 @@ def release_probe_accuracy(
     for _ in progress_of(range(settings.epochs), desc, enabled=progress):
         probed.train()  # BatchNorm in train mode, as the release: batch statistics, running ones drift
         for images, labels in train:
-            loss = nn.functional.cross_entropy(probed(images.to(device)), torch.as_tensor(labels).to(device))
+            logits = classifier(probed.forward_features(images.to(device)))
+            loss = nn.functional.cross_entropy(logits, torch.as_tensor(labels).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         scheduler.step()
         probed.eval()
-        best = max(best, evaluate_probe(probed.fc, *_features_and_labels(probed, test, device)))
+        best = max(best, evaluate_probe(classifier, *_features_and_labels(probed, test, device)))
     return best

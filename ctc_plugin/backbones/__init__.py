@@ -1,13 +1,23 @@
-from .build import Backbone, backbone_record, build_backbone, build_cifar_resnext, build_from_record, build_resnet
+from .build import (
+    Backbone,
+    backbone_record,
+    build_backbone,
+    build_cifar_resnext,
+    build_from_record,
+    build_resnet,
+    build_timm_backbone,
+)
 from .resnet import BLOCKS, STEMS, ResNet
 from .resnext import RESNEXT_VARIANTS, CifarResNeXt
-from .weights import load_backbone_weights
+from .timm_net import TimmBackbone
+from .weights import classifier_name, initialise_from, load_backbone_weights
 
 __all__ = [
     "BLOCKS",
     "RESNEXT_VARIANTS",
     "CifarResNeXt",
     "STEMS",
+    "TimmBackbone",
     "Backbone",
     "ResNet",
     "backbone_record",
@@ -15,5 +25,8 @@ __all__ = [
     "build_cifar_resnext",
     "build_from_record",
     "build_resnet",
+    "build_timm_backbone",
+    "classifier_name",
+    "initialise_from",
     "load_backbone_weights",
 ]

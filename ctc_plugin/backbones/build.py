@@ -1,4 +1,4 @@
-"""The backbone contract, the ResNet and ResNeXt builders, and rebuilding a checkpoint's network by its record."""
+"""The backbone contract, the ResNet, ResNeXt and timm builders, and rebuilding a checkpoint's network by its record."""
 
 from typing import Any, Dict, Mapping, Protocol, runtime_checkable
 
@@ -12,6 +12,7 @@ from ..registry import BACKBONE_REGISTRY
 from ..utils.errors import UserError, first_line
 from .resnet import ResNet
 from .resnext import CifarResNeXt
+from .timm_net import TimmBackbone
 
 
 @runtime_checkable
@@ -43,6 +44,12 @@ def build_cifar_resnext(cfg) -> nn.Module:
     return CifarResNeXt(
         resnext.CARDINALITY, cfg.MODEL.DEPTH, resnext.BASE_WIDTH, resnext.WIDEN_FACTOR, cfg.MODEL.NUM_CLASSES
     )
+
+
+@BACKBONE_REGISTRY.register()
+def build_timm_backbone(cfg) -> nn.Module:
+    """Any timm CNN, ``MODEL.TIMM.NAME``, with a ``MODEL.NUM_CLASSES`` classifier; its state_dict is timm's."""
+    return TimmBackbone(cfg.MODEL.TIMM.NAME, cfg.MODEL.NUM_CLASSES)
 
 
 def build_backbone(cfg) -> nn.Module:

@@ -1,7 +1,14 @@
-"""Initialising a backbone from ``MODEL.WEIGHTS``: ours, torchvision's, or a sub-network of another method's."""
+"""Initialising a network from weights: the one place that decides whether weights fit a module.
+
+Every consumer (pretraining from ``MODEL.WEIGHTS``, the converters' source network, the
+fine-tune, the verifiers) loads through ``initialise_from``: one prefix rule, one head rule,
+one report of what did not fit.
+"""
 
 import logging
+from typing import Mapping, Union
 
+import torch
 from torch import nn
 
 from ..checkpoint import prefix_hint, read_state_dict
@@ -14,32 +21,70 @@ def _few(keys, limit: int = 4) -> str:
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def load_backbone_weights(network: nn.Module, path: str, prefix: str = "") -> None:
-    """Load every tensor of ``network`` from ``path``; the classifier ``fc`` only when its shape fits.
+def classifier_name(network: nn.Module) -> str:
+    """The state_dict prefix of the network's classifier: ``classifier_name`` where it says, else "fc"."""
+    return getattr(network, "classifier_name", "fc")
+
+
+def initialise_from(
+    network: nn.Module,
+    weights: Union[str, Mapping[str, torch.Tensor]],
+    source: str = "",
+    prefix: str = "",
+    label: str = "MODEL.WEIGHTS",
+) -> bool:
+    """Load every tensor of ``network`` from ``weights``; its classifier only when the shapes fit.
+
+    The head rule: tensors under the classifier (``classifier_name``) that the network lacks or
+    holds in another shape (a classifier of another width, a projection head such as MoCo's
+    ``fc.0``/``fc.2``) are dropped, and the classifier keeps its initialisation; every other
+    tensor must fit by name and shape.
+
+    Args:
+        network: the module to initialise, in place.
+        weights: a file (read with ``checkpoint.read_state_dict``) or a state_dict.
+        source: what ``weights`` is, for messages (defaults to the file's path).
+        prefix: the sub-network of the file that holds the weights.
+        label: what the file is, for messages ("MODEL.WEIGHTS").
+
+    Returns:
+        Whether the classifier was loaded too.
 
     Raises:
-        UserError: the file cannot be read, or its tensors do not fit the network (names or shapes).
+        UserError: the file cannot be read, or its tensors do not fit the network, naming what.
     """
-    state_dict, _ = read_state_dict(path, prefix, label="MODEL.WEIGHTS")
+    if isinstance(weights, str):
+        state_dict, _ = read_state_dict(weights, prefix, label=label)
+        source = source or f"{label} {weights}"
+    else:
+        state_dict = dict(weights)
     own = network.state_dict()
-    head = sorted(
-        k for k in state_dict if k.startswith("fc.") and (k not in own or own[k].shape != state_dict[k].shape)
+    head = classifier_name(network) + "."
+    unfit_head = sorted(
+        k for k in state_dict if k.startswith(head) and (k not in own or own[k].shape != state_dict[k].shape)
     )
-    for key in head:  # a classifier of another width, or a projection head (MoCo's fc.0 / fc.2)
+    for key in unfit_head:
         del state_dict[key]
-    missing = [k for k in own if k not in state_dict and not k.startswith("fc.") and "num_batches_tracked" not in k]
+    missing = [k for k in own if k not in state_dict and not k.startswith(head) and "num_batches_tracked" not in k]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:
         parts = ([f"it lacks {_few(missing)}"] if missing else []) + (
             [f"the network has no {_few(unexpected)}"] if unexpected else []
         )
         hint = prefix_hint(state_dict, next(iter(own))) if not prefix else ""
-        raise UserError(f"MODEL.WEIGHTS {path} does not fit the network: {'; '.join(parts)}{hint}")
+        raise UserError(f"{source} does not fit the network: {'; '.join(parts)}{hint}")
     for key, tensor in state_dict.items():
         if tensor.shape != own[key].shape:
             raise UserError(
-                f"MODEL.WEIGHTS {path} does not fit the network: {key} is {tuple(tensor.shape)} in the file "
+                f"{source} does not fit the network: {key} is {tuple(tensor.shape)} in the file "
                 f"and {tuple(own[key].shape)} in the network"
             )
     network.load_state_dict(state_dict, strict=False)
-    logger.info(f"Initialised the backbone from {path}; classifier {'re-initialised' if head else 'kept'}")
+    head_loaded = any(k.startswith(head) for k in own) and all(k in state_dict for k in own if k.startswith(head))
+    logger.info(f"Initialised the network from {source}; classifier {'kept' if head_loaded else 're-initialised'}")
+    return head_loaded
+
+
+def load_backbone_weights(network: nn.Module, path: str, prefix: str = "") -> None:
+    """``MODEL.WEIGHTS`` (and ``MODEL.WEIGHTS_PREFIX``) into a pretraining backbone; see ``initialise_from``."""
+    initialise_from(network, path, prefix=prefix)

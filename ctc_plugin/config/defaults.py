@@ -96,6 +96,10 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.MODEL.RESNEXT.CARDINALITY = 16
     cfg.MODEL.RESNEXT.BASE_WIDTH = 4
     cfg.MODEL.RESNEXT.WIDEN_FACTOR = 4
+    cfg.MODEL.TIMM = CN()
+    # build_timm_backbone: the timm architecture (any timm CNN with forward_features, e.g. "convnext_atto",
+    # "resnet50", "efficientnet_b0"); the checkpoint's "model" is that timm network's own state_dict.
+    cfg.MODEL.TIMM.NAME = "resnet18"
     # Keep only these class indices (relabelled 0..k-1 in this order); empty keeps all.
     cfg.DATASETS.CLASSES = []
     # Keep only the first this many training images of each class (0 keeps all).

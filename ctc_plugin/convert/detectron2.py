@@ -1,13 +1,22 @@
-"""torchvision ResNet weights -> Detectron2's ResNet names, and the pickle Detectron2 reads.
+"""Any source network -> the pickle Detectron2 reads, by the converter registered for its builder.
 
-Names: non-``layer`` keys get
+``build_resnet``: torchvision ResNet weights -> Detectron2's ResNet names. Names: non-``layer`` keys get
 ``stem.``; ``layerN`` -> ``res{N+1}``; ``bnK`` -> ``convK.norm``; ``downsample.0`` ->
 ``shortcut``; ``downsample.1`` -> ``shortcut.norm``; ``fc.*`` and ``num_batches_tracked``
-are dropped. This module needs torch and numpy only; Detectron2 is not imported.
+are dropped; ``build_ctc_resnet_fpn_backbone`` builds the matching network.
+
+``build_timm_backbone`` (and any builder of a timm network): timm's ``features_only`` network
+of the same architecture, loaded from the source by timm's own pretrained loader, under
+``backbone.bottom_up.body.``; ``build_ctc_timm_fpn_backbone`` builds the matching network.
+
+Every checkpoint records the source's backbone record (``"backbone"``) so that the Detectron2
+builders build the network the weights belong to. This module needs torch, numpy and (for timm
+networks) timm; Detectron2 is not imported.
 """
 
 import pickle
 import re
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -15,9 +24,12 @@ import torch
 
 from ..utils.errors import UserError
 from ..utils.io import atomic_write
-from .source import Arch, check_resnet_keys, infer_resnet_arch
+from .registry import register_converter
+from .source import RESNET_BUILDER, TIMM_BUILDER, Arch, SourceWeights, check_resnet_keys, infer_resnet_arch
 
 AUTHOR = "ctc_plugin"
+# Where Detectron2's FPN keeps the bottom-up network in a model's state_dict.
+BOTTOM_UP_PREFIX = "backbone.bottom_up."
 _BN = re.compile(r"(^|\.)bn(\d)\.")
 _CONV_NORM = re.compile(r"(^|\.)conv(\d)\.norm\.")
 _LAYER = re.compile(r"^layer([1-4])\.")
@@ -133,3 +145,46 @@ def arch_of_detectron2_weights(model: Mapping[str, Any], prefix: str = "") -> Op
         return infer_resnet_arch(renamed)
     except UserError:  # not a ResNet we know: the caller decides
         return None
+
+
+@dataclass
+class Detectron2Weights:
+    """A checkpoint Detectron2's ``DetectionCheckpointer`` reads, and the source keys it left out."""
+
+    checkpoint: Dict[str, Any]
+    dropped: List[str]
+
+
+@register_converter(RESNET_BUILDER, "detectron2")
+def resnet_to_detectron2(source: SourceWeights) -> Detectron2Weights:
+    """Detectron2's ResNet names (``stem.*``, ``res*``), placed by Detectron2's matching heuristics."""
+    arch = {"depth": source.model["DEPTH"], "stem": source.model["STEM"]}
+    arch["num_classes"] = int(source.state_dict["fc.weight"].shape[0]) if "fc.weight" in source.state_dict else None
+    checkpoint, dropped = detectron2_checkpoint(source.state_dict, arch, source.name)
+    checkpoint["backbone"] = source.record
+    return Detectron2Weights(checkpoint, dropped)
+
+
+@register_converter(TIMM_BUILDER, "detectron2")
+def timm_backbone_to_detectron2(source: SourceWeights) -> Detectron2Weights:
+    """timm's ``features_only`` network, loaded from the source by timm's pretrained loader, under its full names."""
+    import timm
+
+    from .timm import classifier_key, fit_timm
+
+    name = source.timm_name()
+    weights = fit_timm(name, source.state_dict)
+    head = weights.get(classifier_key(name))
+    overlay = {"state_dict": weights, "num_classes": int(head.shape[0]) if head is not None else 0}
+    body = timm.create_model(name, features_only=True, pretrained=True, pretrained_cfg_overlay=overlay)
+    model = {f"{BOTTOM_UP_PREFIX}body.{key}": value.numpy() for key, value in body.state_dict().items()}
+    checkpoint = {
+        "model": model,
+        "__author__": f"{AUTHOR} (converted from {source.name})",
+        "matching_heuristics": False,  # full names: loaded as they are
+        "backbone": source.record,
+        "timm_name": name,
+    }
+    kept = len(model)
+    dropped = [f"{len(weights) - kept} tensors past the last feature level (the head)"] if len(weights) > kept else []
+    return Detectron2Weights(checkpoint, dropped)

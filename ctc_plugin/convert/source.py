@@ -1,12 +1,13 @@
-"""Read any accepted source of ResNet weights into a torchvision-keyed state_dict.
+"""What a converter starts from: weights and the record of the network that computes with them.
 
-Accepted sources: our pretraining checkpoint, a plain torchvision ResNet state_dict, or one
+Our checkpoints carry their network's record (``backbones.backbone_record``): the network is
+built from it, whatever its keys. Foreign files (a plain torchvision ResNet state_dict, or one
 wrapped in ``{"state_dict": ...}`` / ``{"model": ...}``, with or without DDP's ``module.``
-prefix; ``prefix`` picks a sub-network, e.g. MoCo's ``module.encoder_q.``. Every target
-(Detectron2, timm) starts from here::
+prefix; ``prefix`` picks a sub-network, e.g. MoCo's ``module.encoder_q.``) are recognised as
+torchvision-style ResNets by their keys, the only place an architecture is inferred::
 
-    state_dict, arch = load_resnet_state_dict("model_final.pth")
-    # arch == {"depth": 50, "stem": "imagenet", "num_classes": 1000}
+    source = read_source("model_final.pth")
+    source.builder, source.describe()   # "build_resnet", "ResNet-50 (ImageNet stem)"
 
 A head that is not a classifier of the ResNet's width (MoCo v2's MLP ``fc.0``/``fc.2``, a
 projection head) is dropped with a log line: no target has a place for it.
@@ -14,9 +15,11 @@ projection head) is dropped with a log line: no target has a place for it.
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
+from torch import nn
 
 from ..backbones.resnet import BLOCKS
 from ..checkpoint import prefix_hint, read_state_dict
@@ -41,6 +44,85 @@ STEM_BY_KERNEL = {7: "imagenet", 3: "cifar"}
 _BLOCK_KEY = re.compile(r"^layer([1-4])\.(\d+)\.")
 
 Arch = Dict[str, Any]
+RESNET_BUILDER = "build_resnet"
+TIMM_BUILDER = "build_timm_backbone"
+
+
+@dataclass
+class SourceWeights:
+    """Weights to convert and the record of the network that computes with them.
+
+    Attributes:
+        state_dict: the network's own keys (a head that fits no target dropped).
+        record: the checkpoint's backbone record (``{"builder", "module", "model"}``), or, for a
+            foreign file (torchvision, MoCo, timm ResNets), the ``build_resnet`` record its keys imply.
+        name: where the weights came from, for messages.
+    """
+
+    state_dict: Dict[str, torch.Tensor]
+    record: Dict[str, Any]
+    name: str
+
+    @property
+    def builder(self) -> str:
+        return self.record["builder"]
+
+    @property
+    def model(self) -> Dict[str, Any]:
+        """The record's ``cfg.MODEL``."""
+        return self.record["model"]
+
+    def describe(self) -> str:
+        """'ResNet-50 (ImageNet stem)', 'timm convnext_atto': for logs and CLI output."""
+        if self.builder == RESNET_BUILDER:
+            return describe_arch({"depth": self.model["DEPTH"], "stem": self.model["STEM"]})
+        if self.builder == TIMM_BUILDER:
+            return f"timm {self.model['TIMM']['NAME']}"
+        return f"network of {self.builder}"
+
+    def timm_name(self) -> str:
+        """The timm architecture of a network that is a timm model (``MODEL.TIMM.NAME`` or the built network's)."""
+        if self.builder == TIMM_BUILDER:
+            return self.model["TIMM"]["NAME"]
+        return self.network().timm_name
+
+    def network(self) -> nn.Module:
+        """The source network in eval mode, built from the record and initialised from ``state_dict``."""
+        from ..backbones import build_from_record, initialise_from
+
+        network = build_from_record(self.record, self.name)
+        initialise_from(network, self.state_dict, self.name)
+        return network.eval()
+
+
+def read_source(source: Union[str, Mapping[str, Any]], prefix: str = "", label: str = "checkpoint") -> SourceWeights:
+    """The weights of a file (or its loaded content) and the record of their network.
+
+    A checkpoint of ours carries its record; any other file (or a sub-network picked by
+    ``prefix``) must be a torchvision-style ResNet, whose record is inferred from its keys.
+
+    Raises:
+        UserError: unreadable file, a prefix that matches nothing, a foreign file that is not a
+            torchvision-style ResNet, or a ResNet that contradicts its own record.
+    """
+    name = f"{label} {source}" if isinstance(source, str) else "the given object"
+    tensors, payload = read_state_dict(source, prefix, label)
+    record = payload.get("backbone") if isinstance(payload.get("backbone"), Mapping) and not prefix else None
+    if record is not None and record.get("builder") != RESNET_BUILDER:
+        if "model" not in record:
+            raise UserError(f"{name} has a backbone record without its 'model'")
+        return SourceWeights(dict(tensors), dict(record), name)
+    state_dict, arch = _resnet_weights(tensors, payload, prefix, name)
+    return resnet_source(state_dict, arch, name)
+
+
+def resnet_source(state_dict: Mapping[str, torch.Tensor], arch: Arch, name: str) -> SourceWeights:
+    """``SourceWeights`` of torchvision-keyed ResNet weights of ``arch`` ({"depth", "stem", "num_classes"})."""
+    num_classes = int(state_dict["fc.weight"].shape[0]) if "fc.weight" in state_dict else 1000
+    model = {"BACKBONE": RESNET_BUILDER, "DEPTH": arch["depth"], "STEM": arch["stem"], "NUM_CLASSES": num_classes}
+    return SourceWeights(
+        dict(state_dict), {"builder": RESNET_BUILDER, "module": "ctc_plugin.backbones.build", "model": model}, name
+    )
 
 
 def load_resnet_state_dict(
@@ -65,6 +147,12 @@ def load_resnet_state_dict(
     """
     name = f"{label} {source}" if isinstance(source, str) else "the given object"
     tensors, payload = read_state_dict(source, prefix, label)
+    return _resnet_weights(tensors, payload, prefix, name)
+
+
+def _resnet_weights(
+    tensors: Dict[str, torch.Tensor], payload: Mapping[str, Any], prefix: str, name: str
+) -> Tuple[Dict[str, torch.Tensor], Arch]:
     record = payload.get("backbone") if isinstance(payload.get("backbone"), Mapping) else None
     check_resnet_keys(tensors, name, record.get("builder", "") if record and not prefix else "")
     tensors = _drop_projection_head(tensors, name)

@@ -1,7 +1,13 @@
-"""torchvision-keyed ResNet weights -> a file timm's own pretrained loader reads.
+"""Any source network -> a file timm's own pretrained loader reads, verified by computation.
 
-timm's ``resnet18/34/50/101`` use torchvision's parameter names, so the mapping is the
-identity; what this module adds is everything around it that users trip over:
+Converters to timm are registered per backbone builder (``register_converter(builder, "timm")``)
+and return ``TimmWeights``: a timm architecture and its state_dict. Two are registered here:
+
+- ``build_timm_backbone``: the checkpoint's ``"model"`` already is the timm network's state_dict;
+- ``build_resnet``: timm's ``resnet18/34/50/101`` use torchvision's parameter names, so the
+  mapping is the identity, checked against timm's model; a CIFAR stem has no timm counterpart.
+
+Writing and verifying are the same for every builder, and handle what users trip over:
 
 - the file is read by timm's recommended fine-tuning call, which re-initialises the head
   when the class count differs (``checkpoint_path=`` would load strictly and fail)::
@@ -13,23 +19,24 @@ identity; what this module adds is everything around it that users trip over:
   ResNets), not with the file. To keep a source head of another width (e.g. 100 CIFAR-100
   classes) say so in the overlay: ``pretrained_cfg_overlay=dict(file=..., num_classes=100)``
   (see ``timm_overlay``); without it the head is always new unless the file has 1000 classes;
-- a CIFAR-stem network (3x3 stride-1 conv, no max-pool) has no timm counterpart and is
-  refused with the reason;
 - the conversion is verified by computation: the timm model built from the file computes
-  the source's pooled features and logits (``verify_timm_file``).
+  the source network's pooled features (timm's pre-logits) and logits (``verify_timm``).
 
 timm is imported inside the functions, so the package imports with torch alone.
 """
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
 from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save, atomic_write
-from .verify import check_differences, relative_difference, source_network
+from .registry import convert, register_converter
+from .source import RESNET_BUILDER, TIMM_BUILDER, SourceWeights, resnet_source
+from .verify import check_differences, relative_difference
 
 logger = logging.getLogger(__name__)
 
@@ -56,30 +63,44 @@ def timm_model_name(arch: Mapping[str, Any]) -> str:
     return TIMM_RESNETS[depth]
 
 
+@dataclass
+class TimmWeights:
+    """A timm architecture and weights under its names (the classifier optional)."""
+
+    name: str
+    state_dict: Dict[str, torch.Tensor]
+
+
 def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
     """Map a torchvision-keyed ResNet state_dict to timm's names, checked against timm's model.
-
-    The names are the same in both libraries; the check builds the timm architecture (random
-    init, no download) and requires exactly its keys and shapes; only the head may be absent.
 
     Args:
         state_dict: torchvision-keyed weights, BatchNorm buffers included, ``fc.*`` optional.
         arch: {"depth", "stem", "num_classes"} of the source network.
 
-    Returns:
-        A new dict of contiguous float CPU tensors (``num_batches_tracked`` stays int64).
-
     Raises:
         UserError: for a CIFAR stem, or when keys or shapes do not match timm's model.
     """
+    return fit_timm(timm_model_name(arch), state_dict)
+
+
+def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``state_dict`` as contiguous CPU tensors of timm ``name``'s dtypes, checked to be exactly its keys and shapes.
+
+    The check builds the timm architecture (random init, no download); only the classifier may be absent.
+
+    Raises:
+        UserError: naming the keys or the shape that do not fit.
+    """
     import timm
 
-    name = timm_model_name(arch)
     converted = {key: tensor.detach().cpu().contiguous().clone() for key, tensor in state_dict.items()}
-    num_classes = int(converted["fc.weight"].shape[0]) if "fc.weight" in converted else 1000
+    head = classifier_key(name)
+    num_classes = int(converted[head].shape[0]) if head in converted else 1000
     reference = timm.create_model(name, pretrained=False, num_classes=num_classes).state_dict()
-    if "fc.weight" not in converted:  # headless weights: timm starts a new head
-        reference = {key: value for key, value in reference.items() if not key.startswith("fc.")}
+    if head not in converted:  # headless weights: timm starts a new head
+        prefix = head.rsplit(".", 1)[0] + "."
+        reference = {key: value for key, value in reference.items() if not key.startswith(prefix)}
     missing = sorted(set(reference) - set(converted))
     unexpected = sorted(set(converted) - set(reference))
     if missing or unexpected:
@@ -94,6 +115,29 @@ def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str
     return converted
 
 
+def classifier_key(name: str) -> str:
+    """The state_dict key of timm ``name``'s classifier weight ("fc.weight", "head.fc.weight", ...)."""
+    from timm.models import get_pretrained_cfg
+
+    config = get_pretrained_cfg(name)
+    classifier = (config.classifier if config is not None else None) or "fc"
+    return f"{classifier if isinstance(classifier, str) else classifier[0]}.weight"
+
+
+@register_converter(RESNET_BUILDER, "timm")
+def resnet_to_timm(source: SourceWeights) -> TimmWeights:
+    """A torchvision-style ResNet as timm's ``resnetN`` (same names); a CIFAR stem is refused with the reason."""
+    arch = {"depth": source.model["DEPTH"], "stem": source.model["STEM"]}
+    return TimmWeights(timm_model_name(arch), to_timm_state_dict(source.state_dict, arch))
+
+
+@register_converter(TIMM_BUILDER, "timm")
+def timm_backbone_to_timm(source: SourceWeights) -> TimmWeights:
+    """A timm backbone's checkpoint already holds the timm network's state_dict: checked, not renamed."""
+    name = source.timm_name()
+    return TimmWeights(name, fit_timm(name, source.state_dict))
+
+
 def save_timm_weights(
     state_dict: Mapping[str, torch.Tensor], path: str, metadata: Optional[Mapping[str, str]] = None
 ) -> None:
@@ -103,7 +147,7 @@ def save_timm_weights(
     torch file ``{"state_dict": ..., "meta": ...}``: timm unwraps ``state_dict`` itself.
 
     Args:
-        state_dict: the output of ``to_timm_state_dict``.
+        state_dict: timm-keyed weights.
         path: the file to write.
         metadata: strings recorded beside the weights (where they came from).
     """
@@ -117,6 +161,34 @@ def save_timm_weights(
         atomic_torch_save({"state_dict": dict(state_dict), "meta": metadata}, path)
 
 
+def write_timm_file(source: SourceWeights, path: str, verify: bool = True) -> Tuple[TimmWeights, Dict[str, float]]:
+    """Convert by the registered converter, write and (unless ``verify`` is False) verify.
+
+    ``path`` appears only if the check passes.
+
+    Args:
+        source: the weights and the record of their network.
+        path: output file, ``.pth`` or ``.safetensors``.
+        verify: run ``verify_timm`` on the written file before moving it into place.
+
+    Returns:
+        The converted weights and the relative differences measured ({} without verification).
+    """
+    weights = convert(source, "timm")
+    metadata = {"source": source.name, "timm_model": weights.name, "builder": source.builder}
+    folder, base = os.path.split(os.path.abspath(path))
+    extension = ".safetensors" if base.endswith(".safetensors") else ".pth"
+    unverified = os.path.join(folder, f".{base}.unverified{extension}")
+    try:
+        save_timm_weights(weights.state_dict, unverified, metadata)
+        differences = verify_timm(source, weights.name, unverified) if verify else {}
+        os.replace(unverified, path)
+    finally:
+        if os.path.exists(unverified):
+            os.remove(unverified)
+    return weights, differences
+
+
 def convert_to_timm_file(
     state_dict: Mapping[str, torch.Tensor],
     arch: Mapping[str, Any],
@@ -124,56 +196,27 @@ def convert_to_timm_file(
     source: str = "",
     verify: bool = True,
 ) -> Dict[str, float]:
-    """Convert, write and (unless ``verify`` is False) verify; ``path`` appears only if the check passes.
-
-    Args:
-        state_dict: torchvision-keyed source weights (from ``load_resnet_state_dict``).
-        arch: their {"depth", "stem", "num_classes"}.
-        path: output file, ``.pth`` or ``.safetensors``.
-        source: where the weights came from, recorded in the file.
-        verify: run ``verify_timm_file`` on the written file before moving it into place.
-
-    Returns:
-        The relative differences measured ({} without verification).
-    """
-    name = timm_model_name(arch)
-    converted = to_timm_state_dict(state_dict, arch)
-    metadata = {
-        "source": source,
-        "timm_model": name,
-        "depth": arch["depth"],
-        "stem": arch.get("stem", "imagenet"),
-    }
-    folder, base = os.path.split(os.path.abspath(path))
-    extension = ".safetensors" if base.endswith(".safetensors") else ".pth"
-    unverified = os.path.join(folder, f".{base}.unverified{extension}")
-    try:
-        save_timm_weights(converted, unverified, metadata)
-        differences = verify_timm_file(unverified, state_dict, arch) if verify else {}
-        os.replace(unverified, path)
-    finally:
-        if os.path.exists(unverified):
-            os.remove(unverified)
-    return differences
+    """``write_timm_file`` for torchvision-keyed ResNet weights of ``arch``; returns the differences."""
+    return write_timm_file(resnet_source(state_dict, arch, source or "the weights"), path, verify)[1]
 
 
-def timm_overlay(path: str) -> Dict[str, Any]:
+def timm_overlay(path: str, name: Optional[str] = None) -> Dict[str, Any]:
     """``pretrained_cfg_overlay`` for a converted file that keeps its head when ``num_classes`` matches.
 
     Reads the head width from the file, so
-    ``create_model(name, pretrained=True, num_classes=C, pretrained_cfg_overlay=timm_overlay(p))``
-    keeps the source head when C equals it and starts a new one otherwise.
+    ``create_model(name, pretrained=True, num_classes=C, pretrained_cfg_overlay=timm_overlay(p, name))``
+    keeps the source head when C equals it and starts a new one otherwise (``name`` None: a ResNet's ``fc``).
     """
     from timm.models import load_state_dict
 
-    head = load_state_dict(path).get("fc.weight")
+    head = load_state_dict(path).get(classifier_key(name) if name else "fc.weight")
     overlay: Dict[str, Any] = {"file": os.fspath(path)}
     if head is not None:
         overlay["num_classes"] = int(head.shape[0])
     return overlay
 
 
-def create_timm_resnet(
+def create_timm_model(
     name: str,
     num_classes: int,
     state_dict: Mapping[str, torch.Tensor],
@@ -194,30 +237,25 @@ def create_timm_resnet(
     return model
 
 
+create_timm_resnet = create_timm_model
+
+
 @torch.no_grad()
-def verify_timm_file(
+def verify_timm(
+    source: SourceWeights,
+    name: str,
     path: str,
-    state_dict: Mapping[str, torch.Tensor],
-    arch: Mapping[str, Any],
     image_size: int = 64,
     batch_size: int = 2,
     seed: int = 0,
 ) -> Dict[str, float]:
-    """Check by computation that timm, loading ``path``, computes what the source computes.
+    """Check by computation that timm ``name``, loading ``path``, computes what the source network computes.
 
-    The source is the ResNet ``BACKBONE_REGISTRY`` builds, loaded with ``state_dict``. The timm model
-    is built twice through ``create_model(..., pretrained=True, pretrained_cfg_overlay=...)``:
-    with the source's class count (head kept: pooled features and logits compared) and, as
-    users write the call, with another class count (a new head: features compared). Both
-    run in eval mode on one random batch, so BatchNorm statistics take part.
-
-    Args:
-        path: a file written by ``save_timm_weights``.
-        state_dict: the source's torchvision-keyed weights.
-        arch: the source's {"depth", "stem", "num_classes"}.
-        image_size: side of the random input images.
-        batch_size: number of random images.
-        seed: seed of the random input.
+    The source is the network its record builds, loaded with its weights. The timm model is
+    built through ``create_model(..., pretrained=True, pretrained_cfg_overlay=...)`` twice: with
+    the source's class count (head kept: pooled features and logits compared) and, as users
+    write the call, with another class count (a new head: features compared). Both run in eval
+    mode on one random batch, so normalisation statistics take part.
 
     Returns:
         {"features", "logits" (with a head), "features_new_head"}: each
@@ -228,32 +266,23 @@ def verify_timm_file(
     """
     import timm
 
-    name = timm_model_name(arch)
-    has_head = "fc.weight" in state_dict
-    num_classes = int(state_dict["fc.weight"].shape[0]) if has_head else 1000
-    source = source_network(state_dict, arch)
+    network = source.network()
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
-    features, logits = source.forward_features(images), source(images)
-
+    features, logits = network.forward_features(images), network(images)
+    overlay = timm_overlay(path, name)
     differences: Dict[str, float] = {}
-    if has_head:
+    if "num_classes" in overlay:
         same_head = timm.create_model(
-            name,
-            pretrained=True,
-            num_classes=num_classes,
-            pretrained_cfg_overlay=timm_overlay(path),
+            name, pretrained=True, num_classes=overlay["num_classes"], pretrained_cfg_overlay=overlay
         )
         timm_features, timm_logits = _timm_outputs(same_head.eval(), images)
         differences["features"] = relative_difference(features, timm_features)
         differences["logits"] = relative_difference(logits, timm_logits)
     # The call exactly as users write it for fine-tuning: a new head of another width.
-    other_classes = num_classes + 1
+    other_classes = overlay.get("num_classes", 1000) + 1
     new_head = timm.create_model(
-        name,
-        pretrained=True,
-        num_classes=other_classes,
-        pretrained_cfg_overlay=dict(file=os.fspath(path)),
+        name, pretrained=True, num_classes=other_classes, pretrained_cfg_overlay=dict(file=os.fspath(path))
     )
     new_features, new_logits = _timm_outputs(new_head.eval(), images)
     differences["features_new_head"] = relative_difference(features, new_features)
@@ -262,6 +291,13 @@ def verify_timm_file(
     if tuple(new_logits.shape) != (batch_size, other_classes):
         raise UserError(f"timm {name} did not build a new {other_classes}-class head")
     return differences
+
+
+def verify_timm_file(
+    path: str, state_dict: Mapping[str, torch.Tensor], arch: Mapping[str, Any], **kwargs: Any
+) -> Dict[str, float]:
+    """``verify_timm`` for torchvision-keyed ResNet weights of ``arch``."""
+    return verify_timm(resnet_source(state_dict, arch, "the weights"), timm_model_name(arch), path, **kwargs)
 
 
 def _timm_outputs(model: torch.nn.Module, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -11,9 +11,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..backbones import build_from_record
 from ..utils.errors import UserError
-from .source import Arch
+from .source import Arch, resnet_source
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +39,8 @@ def check_differences(differences: Mapping[str, float], target: str) -> None:
 
 
 def source_network(state_dict: Mapping[str, torch.Tensor], arch: Arch) -> nn.Module:
-    """The source ResNet in eval mode, built through ``BACKBONE_REGISTRY`` and loaded from ``state_dict``.
+    """The source ResNet of torchvision-keyed ``state_dict`` in eval mode, built from its record.
 
     Its classifier is the source's when it has one, else a placeholder of 1000 classes.
     """
-    model = {"BACKBONE": "build_resnet", "DEPTH": arch["depth"], "STEM": arch["stem"]}
-    model["NUM_CLASSES"] = arch.get("num_classes") or 1000
-    network = build_from_record({"builder": "build_resnet", "model": model}, "the source")
-    missing, _ = network.load_state_dict(dict(state_dict), strict=False)
-    if set(missing) - {"fc.weight", "fc.bias"}:
-        raise UserError(f"the source weights lack {sorted(missing)[:4]}")
-    return network.eval()
+    return resnet_source(state_dict, arch, "the source").network()

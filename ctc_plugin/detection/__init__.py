@@ -1,4 +1,4 @@
-"""The Detectron2 bridge: importing it registers ``build_ctc_resnet_fpn_backbone``.
+"""The Detectron2 bridge: importing it registers ``build_ctc_resnet_fpn_backbone`` and ``build_ctc_timm_fpn_backbone``.
 
 Use in a Detectron2 script::
 
@@ -10,5 +10,13 @@ Use in a Detectron2 script::
 from .backbone import build_ctc_resnet, build_ctc_resnet_fpn_backbone
 from .checkpoint import CTCDetectionCheckpointer
 from .config import add_ctc_config
+from .timm_backbone import TimmBottomUp, build_ctc_timm_fpn_backbone
 
-__all__ = ["CTCDetectionCheckpointer", "add_ctc_config", "build_ctc_resnet", "build_ctc_resnet_fpn_backbone"]
+__all__ = [
+    "CTCDetectionCheckpointer",
+    "TimmBottomUp",
+    "add_ctc_config",
+    "build_ctc_resnet",
+    "build_ctc_resnet_fpn_backbone",
+    "build_ctc_timm_fpn_backbone",
+]

@@ -2,23 +2,22 @@
 
 ``build_ctc_resnet_fpn_backbone`` (registered in Detectron2's ``BACKBONE_REGISTRY``)
 reads the weights in ``MODEL.WEIGHTS`` to build the ResNet that matches them (depth,
-ImageNet or CIFAR stem), loads a raw pretraining checkpoint converted on the fly, and
-runs in a single process when the config asks for SyncBN.
+ImageNet or CIFAR stem) and runs in a single process when the config asks for SyncBN. It
+builds only: ``CTCDetectionCheckpointer`` loads the weights, converting a raw pretraining
+checkpoint on the fly.
 """
 
 import logging
 import math
-from typing import Dict, Sequence
+from typing import Sequence
 
 import numpy as np
-import torch
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import BasicStem, ResNet
 
 from ..backbones.resnet import BLOCKS
-from ..convert.detectron2 import convert_to_detectron2, summarize_dropped
 from ..convert.source import Arch, describe_arch
 from ..utils.errors import UserError
 from .config import TORCHVISION_PIXEL_MEAN, TORCHVISION_PIXEL_STD
@@ -89,8 +88,6 @@ def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
         freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT,
         in_channels=input_shape.channels,
     )
-    if info.raw_state_dict is not None:
-        load_raw_weights(bottom_up, info.raw_state_dict, cfg.MODEL.WEIGHTS)
     top_block = LastLevelMaxPool()
     # p6 pools the coarsest FPN level: "p5" normally, "p3" for a stride-1 CIFAR stem.
     coarsest = bottom_up.output_shape()[cfg.MODEL.FPN.IN_FEATURES[-1]].stride
@@ -129,29 +126,6 @@ def check_torchvision_input(cfg) -> None:
             )
 
 
-def load_raw_weights(bottom_up: ResNet, raw_state_dict: Dict[str, torch.Tensor], source: str) -> None:
-    """Convert torchvision-keyed weights and load every tensor of ``bottom_up`` from them.
-
-    Raises:
-        UserError: some tensor of ``bottom_up`` is not in the weights, or has another shape.
-    """
-    converted, _, dropped = convert_to_detectron2(raw_state_dict)
-    own = bottom_up.state_dict()
-    missing = [key for key in own if key not in converted and not key.endswith("num_batches_tracked")]
-    unexpected = [key for key in converted if key not in own]
-    wrong_shape = [key for key in converted if key in own and own[key].shape != converted[key].shape]
-    if missing or unexpected or wrong_shape:
-        raise UserError(
-            f"MODEL.WEIGHTS {source} does not fit the backbone: missing {missing[:4]}, "
-            f"unexpected {unexpected[:4]}, wrong shape {wrong_shape[:4]}"
-        )
-    bottom_up.load_state_dict({key: torch.as_tensor(value) for key, value in converted.items()}, strict=False)
-    logger.info(
-        f"Loaded all {len(converted)} backbone tensors from raw checkpoint {source}, converted on the fly "
-        f"(dropped: {summarize_dropped(dropped)})"
-    )
-
-
 def choose_arch(cfg, info: WeightsInfo) -> Arch:
     """The ResNet to build: the one ``MODEL.WEIGHTS`` holds (``MODEL.CTC.ARCH_FROM_WEIGHTS``) or the configured one.
 
@@ -159,6 +133,11 @@ def choose_arch(cfg, info: WeightsInfo) -> Arch:
         UserError: the weights hold another ResNet than the config asks for, and the config says to keep its own.
     """
     configured = {"depth": cfg.MODEL.RESNETS.DEPTH, "stem": cfg.MODEL.CTC.STEM}
+    if info.timm_name is not None:
+        raise UserError(
+            f"MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} holds timm {info.timm_name}, not a ResNet: use "
+            "MODEL.BACKBONE.NAME build_ctc_timm_fpn_backbone"
+        )
     if info.arch is None:
         return configured
     from_weights = {"depth": info.arch["depth"], "stem": info.arch["stem"]}

@@ -1,16 +1,17 @@
-"""A ``DetectionCheckpointer`` that also reads raw pretraining and torchvision checkpoints."""
+"""A ``DetectionCheckpointer`` that also reads raw pretraining and torchvision checkpoints (weights load only here)."""
 
 from typing import Any, Dict
 
 from detectron2.checkpoint import DetectionCheckpointer
 
-from ..convert.detectron2 import AUTHOR, convert_to_detectron2, summarize_dropped
+from ..convert.detectron2 import AUTHOR, summarize_dropped
+from ..convert.registry import convert
 from ..engine.checkpointer import AtomicCheckpointMixin
 from .weights import inspect_weights
 
 
 class CTCDetectionCheckpointer(AtomicCheckpointMixin, DetectionCheckpointer):
-    """``DetectionCheckpointer`` that converts a raw ResNet checkpoint when it loads one.
+    """``DetectionCheckpointer`` that converts a raw checkpoint (a network with a converter) when it loads one.
 
     Saving is Detectron2's, but each file is written to a temporary name and renamed, and
     resume takes the newest checkpoint that can be read (``find_resume_checkpoint``).
@@ -30,15 +31,13 @@ class CTCDetectionCheckpointer(AtomicCheckpointMixin, DetectionCheckpointer):
     def _load_file(self, filename: str) -> Dict[str, Any]:
         if not filename.endswith((".pkl", ".pyth")):
             info = inspect_weights(filename, self.weights_prefix)
-            if info.raw_state_dict is not None:
-                model, _, dropped = convert_to_detectron2(info.raw_state_dict)
+            if info.source is not None:
+                weights = convert(info.source, "detectron2")
+                checkpoint = dict(weights.checkpoint)
                 self.logger.info(
-                    f"Converted {len(model)} tensors of {filename} to Detectron2's names; "
-                    f"dropped {summarize_dropped(dropped)}"
+                    f"Converted {len(checkpoint['model'])} tensors of {filename} ({info.source.describe()}) to "
+                    f"Detectron2's names; dropped {summarize_dropped(weights.dropped)}"
                 )
-                return {
-                    "model": model,
-                    "__author__": f"{AUTHOR} (converted on the fly from {filename})",
-                    "matching_heuristics": True,
-                }
+                checkpoint["__author__"] = f"{AUTHOR} (converted on the fly from {filename})"
+                return checkpoint
         return super()._load_file(filename)

@@ -10,7 +10,7 @@ from ..data.base import reading_index
 from ..utils.errors import UserError
 from ..utils.io import check_writable_folder
 from .backbone import choose_arch
-from .weights import BOTTOM_UP_PREFIX, inspect_weights
+from .weights import BOTTOM_UP_PREFIX, choose_timm_name, inspect_weights
 
 
 def check_detection_datasets(names) -> None:
@@ -113,6 +113,9 @@ def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False, w
     check_detection_values(cfg, world_size)
     check_detection_datasets(list(cfg.DATASETS.TEST) + ([] if eval_only else list(cfg.DATASETS.TRAIN)))
     prefix = cfg.MODEL.CTC.WEIGHTS_PREFIX
+    if cfg.MODEL.BACKBONE.NAME == "build_ctc_timm_fpn_backbone":
+        choose_timm_name(cfg)  # reads the weights
+        return
     configured = choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights
     if not resume:
         return

@@ -1,4 +1,4 @@
-"""``add_ctc_config``: the config keys of the CTC ResNet-FPN backbone for Detectron2."""
+"""``add_ctc_config``: the config keys of the CTC ResNet-FPN and timm-FPN backbones for Detectron2."""
 
 from detectron2.config import CfgNode
 
@@ -26,4 +26,8 @@ def add_ctc_config(cfg: CfgNode) -> CfgNode:
     # Refuse configs that cannot fit torchvision-style weights: INPUT.FORMAT other than RGB,
     # MODEL.RESNETS.STRIDE_IN_1X1 True, or a pixel mean/std other than torchvision's.
     cfg.MODEL.CTC.CHECK_TORCHVISION_INPUT = True
+    cfg.MODEL.TIMM = CfgNode()
+    # build_ctc_timm_fpn_backbone: the timm architecture of the bottom-up network (features_only),
+    # e.g. "convnext_atto"; with MODEL.CTC.ARCH_FROM_WEIGHTS the one MODEL.WEIGHTS holds is built.
+    cfg.MODEL.TIMM.NAME = "resnet50"
     return cfg

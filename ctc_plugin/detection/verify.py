@@ -1,4 +1,8 @@
-"""``--to detectron2`` verified: Detectron2's backbone built from the converted arrays computes the source's stages."""
+"""``--to detectron2`` verified: the Detectron2 bottom-up built from the converted arrays computes the source's stages.
+
+A ResNet's stages are compared with the torchvision ResNet's layers, a timm network's
+``features_only`` levels with the source network's own modules (hooks on timm's ``feature_info``).
+"""
 
 import logging
 from typing import Dict, Mapping
@@ -6,10 +10,12 @@ from typing import Dict, Mapping
 import numpy as np
 import torch
 
-from ..convert.source import Arch
+from ..convert.detectron2 import BOTTOM_UP_PREFIX, Detectron2Weights
+from ..convert.source import Arch, SourceWeights
 from ..convert.verify import check_differences, relative_difference, source_network
 from ..utils.errors import UserError
 from .backbone import build_ctc_resnet
+from .timm_backbone import TimmBottomUp
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +60,66 @@ def verify_detectron2(
     logger.info(f"Detectron2 vs torchvision relative differences: {differences}")
     check_differences(differences, "detectron2")
     return differences
+
+
+@torch.no_grad()
+def verify_timm_bottom_up(
+    source: SourceWeights,
+    converted: Mapping[str, np.ndarray],
+    name: str,
+    image_size: int = 64,
+    batch_size: int = 2,
+    seed: int = 0,
+) -> Dict[str, float]:
+    """Run the source network and ``TimmBottomUp`` loaded from ``converted`` on one random input.
+
+    The reference is the source network itself (the timm classifier its record builds), its
+    levels read by forward hooks on the modules timm's ``feature_info`` names; the Detectron2
+    side is timm's ``features_only`` network loaded strictly. Both run in eval mode.
+
+    Returns:
+        ``{"res2": rel, ...}``: the largest relative difference of each level at stride 4 to 32.
+    """
+    network = source.network()
+    classifier = network.model if hasattr(network, "model") else network
+    bottom_up = TimmBottomUp(name, [], norm="BN")
+    levels = {level: index for level, index in bottom_up._levels.items() if level in STAGE_PAIRS}
+    bottom_up._out_features = sorted(levels)
+    prefix = BOTTOM_UP_PREFIX + "body."
+    body = {key[len(prefix) :]: torch.as_tensor(value) for key, value in converted.items() if key.startswith(prefix)}
+    result = bottom_up.body.load_state_dict(body, strict=False)
+    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys or len(body) != len(converted):
+        raise UserError(f"converted weights lack {missing[:4]}, have extra {result.unexpected_keys[:4]}")
+    modules = [info["module"] for info in classifier.feature_info]
+    captured: Dict[str, torch.Tensor] = {}
+    handles = [
+        classifier.get_submodule(module).register_forward_hook(
+            lambda _m, _i, output, module=module: captured.__setitem__(module, output)
+        )
+        for module in modules
+    ]
+    images = torch.randn(batch_size, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+    try:
+        network(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    outputs = bottom_up.eval()(images)
+    differences = {
+        level: relative_difference(captured[modules[index]], outputs[level]) for level, index in levels.items()
+    }
+    logger.info(f"Detectron2 (timm {name} features_only) vs source relative differences: {differences}")
+    check_differences(differences, "detectron2")
+    return differences
+
+
+def verify_detectron2_weights(source: SourceWeights, weights: Detectron2Weights) -> Dict[str, float]:
+    """Verify converted weights by computation, with the verifier of the bottom-up network they are for."""
+    checkpoint = weights.checkpoint
+    if isinstance(checkpoint.get("timm_name"), str):
+        return verify_timm_bottom_up(source, checkpoint["model"], checkpoint["timm_name"])
+    if isinstance(checkpoint.get("ctc_arch"), Mapping):
+        arch = dict(checkpoint["ctc_arch"])
+        return verify_detectron2(source.state_dict, arch, checkpoint["model"])
+    raise UserError(f"no Detectron2 verifier for weights converted from a {source.describe()}")

@@ -1,37 +1,42 @@
 """The timm classifier to fine-tune, initialised from any accepted weights (bridges to timm).
 
-``MODEL.WEIGHTS`` may be a converted timm file, a raw pretraining checkpoint or a plain
-ImageNet torchvision / timm ResNet checkpoint, or a sub-network of another method's
-(``MODEL.WEIGHTS_PREFIX``): all are read by ``load_resnet_state_dict`` and enter timm
-through its own pretrained loader, so baseline and CTC runs differ in one flag and are
+``MODEL.WEIGHTS`` may be a converted timm file, a raw pretraining checkpoint of any backbone
+with a timm converter (torchvision-style ResNets, any timm CNN), a plain ImageNet torchvision /
+timm ResNet checkpoint, or a sub-network of another method's (``MODEL.WEIGHTS_PREFIX``): all are
+read by ``read_source``, converted by the converter registered for their network, and enter
+timm through its own pretrained loader, so baseline and CTC runs differ in one flag and are
 initialised the same way.
 """
 
 import logging
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional
 
-from ..convert.source import Arch, describe_arch, load_resnet_state_dict
-from ..convert.timm import create_timm_resnet, timm_model_name, to_timm_state_dict
+from ..convert.registry import convert
+from ..convert.source import read_source
+from ..convert.timm import TimmWeights, classifier_key, create_timm_model
 from ..utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
-def read_fgvc_weights(name: str, weights: str, prefix: str = "") -> Tuple[Dict[str, torch.Tensor], Arch]:
-    """The torchvision-keyed weights of ``weights`` and their arch, checked to fit timm's ``name``.
+def read_fgvc_weights(name: str, weights: str, prefix: str = "") -> TimmWeights:
+    """The weights of ``weights`` under timm's names, checked to be timm ``name``'s architecture.
 
     Raises:
-        UserError: unreadable weights, not a ResNet, a CIFAR stem, or another depth than ``name``.
+        UserError: unreadable weights, a network with no timm converter (e.g. a CIFAR-stem ResNet),
+            or another architecture than ``name``.
     """
-    state_dict, arch = load_resnet_state_dict(weights, prefix, label="MODEL.WEIGHTS")
-    expected = timm_model_name(arch)
-    if name.split(".", 1)[0] != expected:
-        raise UserError(f"MODEL.WEIGHTS {weights} holds a {describe_arch(arch)}: set MODEL.NAME {expected}, not {name}")
-    return state_dict, arch
+    source = read_source(weights, prefix, label="MODEL.WEIGHTS")
+    converted = convert(source, "timm")
+    if name.split(".", 1)[0] != converted.name:
+        raise UserError(
+            f"MODEL.WEIGHTS {weights} holds a {source.describe()}: set MODEL.NAME {converted.name}, not {name}"
+        )
+    return converted
 
 
 def build_fgvc_model(name: str, num_classes: int, weights: str = "", prefix: str = "") -> nn.Module:
@@ -44,10 +49,12 @@ def build_fgvc_model(name: str, num_classes: int, weights: str = "", prefix: str
     if not weights:
         logger.warning(f"MODEL.WEIGHTS is empty: fine-tuning {name} from random initialisation")
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
-    state_dict, arch = read_fgvc_weights(name, weights, prefix)
-    model = create_timm_resnet(name, num_classes, to_timm_state_dict(state_dict, arch), arch.get("num_classes"))
-    head = "kept" if arch.get("num_classes") == num_classes else f"new ({num_classes} classes)"
-    logger.info(f"Initialised timm {name} from {weights} ({describe_arch(arch)}); head {head}")
+    converted = read_fgvc_weights(name, weights, prefix)
+    head = converted.state_dict.get(classifier_key(converted.name))
+    source_classes = int(head.shape[0]) if head is not None else None
+    model = create_timm_model(name, num_classes, converted.state_dict, source_classes)
+    kept = "kept" if source_classes == num_classes else f"new ({num_classes} classes)"
+    logger.info(f"Initialised timm {name} from {weights}; head {kept}")
     return model
 
 
