@@ -10,7 +10,7 @@ from .build import (
 from .resnet import BLOCKS, STEMS, ResNet
 from .resnext import RESNEXT_VARIANTS, CifarResNeXt
 from .timm_net import TimmBackbone
-from .weights import classifier_name, initialise_from, load_backbone_weights
+from .weights import classifier_name, initialise_from, load_backbone_weights, without_unfit_head
 
 __all__ = [
     "BLOCKS",
@@ -29,4 +29,5 @@ __all__ = [
     "classifier_name",
     "initialise_from",
     "load_backbone_weights",
+    "without_unfit_head",
 ]

@@ -6,7 +6,7 @@ one report of what did not fit.
 """
 
 import logging
-from typing import Mapping, Union
+from typing import Dict, Mapping, Optional, Union
 
 import torch
 from torch import nn
@@ -26,12 +26,37 @@ def classifier_name(network: nn.Module) -> str:
     return getattr(network, "classifier_name", "fc")
 
 
+def without_unfit_head(
+    network: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    source: str = "the weights",
+    classifier: Optional[str] = None,
+) -> Dict[str, torch.Tensor]:
+    """The head rule: ``state_dict`` without the tensors under the network's classifier that do not fit it.
+
+    A classifier of another width, or a projection head (MoCo v2's ``fc.0``/``fc.2``), has no place
+    in the network: it is dropped with a log line, and the classifier keeps its initialisation.
+    ``classifier`` names the classifier's prefix where the network does not (``classifier_name``).
+    """
+    own = {key: tensor.shape for key, tensor in network.state_dict().items()}
+    head = (classifier or classifier_name(network)) + "."
+    unfit = sorted(k for k in state_dict if k.startswith(head) and own.get(k) != state_dict[k].shape)
+    if unfit:
+        logger.info(
+            f"{source}: dropped {', '.join(unfit)}: a head that is not a classifier of the network "
+            f"({network.num_features if hasattr(network, 'num_features') else '?'}-d features to "
+            f"{own.get(head + 'weight', ('?',))[0]} classes)"
+        )
+    return {key: value for key, value in state_dict.items() if key not in unfit}
+
+
 def initialise_from(
     network: nn.Module,
     weights: Union[str, Mapping[str, torch.Tensor]],
     source: str = "",
     prefix: str = "",
     label: str = "MODEL.WEIGHTS",
+    classifier: Optional[str] = None,
 ) -> bool:
     """Load every tensor of ``network`` from ``weights``; its classifier only when the shapes fit.
 
@@ -46,6 +71,7 @@ def initialise_from(
         source: what ``weights`` is, for messages (defaults to the file's path).
         prefix: the sub-network of the file that holds the weights.
         label: what the file is, for messages ("MODEL.WEIGHTS").
+        classifier: the classifier's state_dict prefix where the network does not say (``classifier_name``).
 
     Returns:
         Whether the classifier was loaded too.
@@ -58,13 +84,9 @@ def initialise_from(
         source = source or f"{label} {weights}"
     else:
         state_dict = dict(weights)
+    state_dict = without_unfit_head(network, state_dict, source, classifier)
     own = network.state_dict()
-    head = classifier_name(network) + "."
-    unfit_head = sorted(
-        k for k in state_dict if k.startswith(head) and (k not in own or own[k].shape != state_dict[k].shape)
-    )
-    for key in unfit_head:
-        del state_dict[key]
+    head = (classifier or classifier_name(network)) + "."
     missing = [k for k in own if k not in state_dict and not k.startswith(head) and "num_batches_tracked" not in k]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:

@@ -21,7 +21,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
+from ..backbones.build import build_from_record
 from ..backbones.resnet import BLOCKS
+from ..backbones.weights import initialise_from, without_unfit_head
 from ..checkpoint import prefix_hint, read_state_dict
 from ..utils.errors import UserError
 
@@ -86,11 +88,13 @@ class SourceWeights:
             return self.model["TIMM"]["NAME"]
         return self.network().timm_name
 
+    def empty_network(self) -> nn.Module:
+        """The network the record describes, freshly initialised."""
+        return build_from_record(self.record, self.name)
+
     def network(self) -> nn.Module:
         """The source network in eval mode, built from the record and initialised from ``state_dict``."""
-        from ..backbones import build_from_record, initialise_from
-
-        network = build_from_record(self.record, self.name)
+        network = self.empty_network()
         initialise_from(network, self.state_dict, self.name)
         return network.eval()
 
@@ -118,7 +122,8 @@ def read_source(source: Union[str, Mapping[str, Any]], prefix: str = "", label: 
 
 def resnet_source(state_dict: Mapping[str, torch.Tensor], arch: Arch, name: str) -> SourceWeights:
     """``SourceWeights`` of torchvision-keyed ResNet weights of ``arch`` ({"depth", "stem", "num_classes"})."""
-    num_classes = int(state_dict["fc.weight"].shape[0]) if "fc.weight" in state_dict else 1000
+    num_classes = int(state_dict["fc.weight"].shape[0]) if "fc.weight" in state_dict else None
+    num_classes = num_classes or arch.get("num_classes") or 1000  # a placeholder classifier without one
     model = {"BACKBONE": RESNET_BUILDER, "DEPTH": arch["depth"], "STEM": arch["stem"], "NUM_CLASSES": num_classes}
     return SourceWeights(
         dict(state_dict), {"builder": RESNET_BUILDER, "module": "ctc_plugin.backbones.build", "model": model}, name
@@ -155,7 +160,9 @@ def _resnet_weights(
 ) -> Tuple[Dict[str, torch.Tensor], Arch]:
     record = payload.get("backbone") if isinstance(payload.get("backbone"), Mapping) else None
     check_resnet_keys(tensors, name, record.get("builder", "") if record and not prefix else "")
-    tensors = _drop_projection_head(tensors, name)
+    arch = infer_resnet_arch(tensors)
+    # The one head rule (backbones.without_unfit_head), on the network the keys describe.
+    tensors = without_unfit_head(resnet_source({}, arch, name).empty_network(), tensors, name)
     arch = infer_resnet_arch(tensors)
     declared = record.get("model", {}) if record and not prefix else {}
     for key in ("depth", "stem"):
@@ -181,24 +188,6 @@ def check_resnet_keys(state_dict: Mapping[str, torch.Tensor], name: str = "the w
             else ""
         )
         raise UserError(f"{name} is not a torchvision-style ResNet: missing keys {', '.join(missing)}{hint}{why}")
-
-
-def _drop_projection_head(state_dict: Dict[str, torch.Tensor], name: str) -> Dict[str, torch.Tensor]:
-    """Without ``fc.*`` unless ``fc`` is exactly a classifier (weight C x width, bias C) of the ResNet."""
-    head = sorted(key for key in state_dict if key.startswith("fc."))
-    if not head:
-        return state_dict
-    width = 512 * (4 if "layer1.0.conv3.weight" in state_dict else 1)
-    weight, bias = state_dict.get("fc.weight"), state_dict.get("fc.bias")
-    if (
-        head == ["fc.bias", "fc.weight"]
-        and weight.dim() == 2
-        and weight.shape[1] == width
-        and tuple(bias.shape) == (weight.shape[0],)
-    ):
-        return state_dict
-    logger.info(f"{name}: dropped {', '.join(head)}: a head that is not a classifier of the {width}-d features")
-    return {key: value for key, value in state_dict.items() if not key.startswith("fc.")}
 
 
 def infer_resnet_arch(state_dict: Mapping[str, torch.Tensor]) -> Arch:

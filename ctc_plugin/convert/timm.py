@@ -32,6 +32,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
+from ..backbones.weights import initialise_from
 from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save, atomic_write
 from .registry import convert, register_converter
@@ -85,34 +86,27 @@ def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str
 
 
 def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """``state_dict`` as contiguous CPU tensors of timm ``name``'s dtypes, checked to be exactly its keys and shapes.
+    """``state_dict`` as timm ``name``'s own state_dict (its dtypes, CPU), initialised through ``initialise_from``.
 
-    The check builds the timm architecture (random init, no download); only the classifier may be absent.
+    The check builds the timm architecture (random init, no download): every tensor must fit by
+    name and shape; a classifier that does not fit is dropped (the one head rule) and the result
+    is then headless, so that timm starts a new head.
 
     Raises:
         UserError: naming the keys or the shape that do not fit.
     """
     import timm
 
-    converted = {key: tensor.detach().cpu().contiguous().clone() for key, tensor in state_dict.items()}
     head = classifier_key(name)
-    num_classes = int(converted[head].shape[0]) if head in converted else 1000
-    reference = timm.create_model(name, pretrained=False, num_classes=num_classes).state_dict()
-    if head not in converted:  # headless weights: timm starts a new head
-        prefix = head.rsplit(".", 1)[0] + "."
-        reference = {key: value for key, value in reference.items() if not key.startswith(prefix)}
-    missing = sorted(set(reference) - set(converted))
-    unexpected = sorted(set(converted) - set(reference))
-    if missing or unexpected:
-        raise UserError(f"weights do not fit timm {name}: missing {_few(missing)}, unexpected {_few(unexpected)}")
-    for key, tensor in reference.items():
-        if converted[key].shape != tensor.shape:
-            raise UserError(
-                f"weights do not fit timm {name}: {key} has shape {tuple(converted[key].shape)}, "
-                f"timm expects {tuple(tensor.shape)}"
-            )
-        converted[key] = converted[key].to(tensor.dtype)
-    return converted
+    classifier = head.rsplit(".", 1)[0]
+    num_classes = int(state_dict[head].shape[0]) if head in state_dict and state_dict[head].dim() == 2 else 1000
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    head_kept = initialise_from(model, state_dict, f"weights for timm {name}", classifier=classifier)
+    return {
+        key: tensor.detach().clone()
+        for key, tensor in model.state_dict().items()
+        if head_kept or not key.startswith(classifier + ".")
+    }
 
 
 def classifier_key(name: str) -> str:
@@ -304,10 +298,3 @@ def _timm_outputs(model: torch.nn.Module, images: torch.Tensor) -> Tuple[torch.T
     """(pooled features, logits) of a timm classifier."""
     feature_map = model.forward_features(images)
     return model.forward_head(feature_map, pre_logits=True), model.forward_head(feature_map)
-
-
-def _few(keys: list, limit: int = 4) -> str:
-    if not keys:
-        return "none"
-    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more

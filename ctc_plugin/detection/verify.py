@@ -10,6 +10,7 @@ from typing import Dict, Mapping
 import numpy as np
 import torch
 
+from ..backbones.weights import initialise_from
 from ..convert.detectron2 import BOTTOM_UP_PREFIX, Detectron2Weights
 from ..convert.source import Arch, SourceWeights
 from ..convert.verify import check_differences, relative_difference, source_network
@@ -51,10 +52,7 @@ def verify_detectron2(
     for layer in STAGE_PAIRS.values():
         x = reference[layer] = getattr(network, layer)(x)
     backbone = build_ctc_resnet(arch["depth"], arch["stem"], norm="BN", cifar_stem_stride=1)
-    result = backbone.load_state_dict({key: torch.as_tensor(value) for key, value in converted.items()}, strict=False)
-    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise UserError(f"converted weights lack {missing[:4]}, have extra {result.unexpected_keys[:4]}")
+    initialise_from(backbone, {key: torch.as_tensor(value) for key, value in converted.items()}, "converted weights")
     outputs = backbone.eval()(images)
     differences = {stage: relative_difference(reference[layer], outputs[stage]) for stage, layer in STAGE_PAIRS.items()}
     logger.info(f"Detectron2 vs torchvision relative differences: {differences}")
@@ -87,10 +85,9 @@ def verify_timm_bottom_up(
     bottom_up._out_features = sorted(levels)
     prefix = BOTTOM_UP_PREFIX + "body."
     body = {key[len(prefix) :]: torch.as_tensor(value) for key, value in converted.items() if key.startswith(prefix)}
-    result = bottom_up.body.load_state_dict(body, strict=False)
-    missing = [key for key in result.missing_keys if not key.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys or len(body) != len(converted):
-        raise UserError(f"converted weights lack {missing[:4]}, have extra {result.unexpected_keys[:4]}")
+    if len(body) != len(converted):
+        raise UserError(f"converted weights hold tensors outside {prefix}")
+    initialise_from(bottom_up.body, body, "converted weights")
     modules = [info["module"] for info in classifier.feature_info]
     captured: Dict[str, torch.Tensor] = {}
     handles = [
