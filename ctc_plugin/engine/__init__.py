@@ -6,7 +6,7 @@ from .preemption import PreemptionHook
 from .pretrain import CTCTrainer
 from .setup import default_setup, setup_logging
 from .stages import CTCStageHook
-from .trainer import EpochTrainer
+from .trainer import EpochTrainer, Plan
 from .user_errors import quiet_user_errors_in_training_loop
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "CTCTrainer",
     "EpochCheckpointer",
     "EpochTrainer",
+    "Plan",
     "PreemptionHook",
     "classification_accuracy",
     "default_setup",

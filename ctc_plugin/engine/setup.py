@@ -1,4 +1,4 @@
-"""Logging, the run's config.yaml, seeds and threads: what every tool sets up first."""
+"""Logging, seeds and threads: what every tool sets up first (the trainer records config.yaml)."""
 
 import logging
 import os
@@ -8,8 +8,6 @@ import torch
 from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
-
-from ..utils.io import atomic_write_text
 
 # The loggers whose lines reach the console and OUTPUT_DIR/log.txt, and their short names there.
 LOGGERS = {"ctc_plugin": "ctc", "detectron2": "d2", "fvcore": "fvcore", "timm": "timm"}
@@ -26,15 +24,15 @@ def setup_logging(output_dir: Optional[str] = None, names: Sequence[str] = tuple
 
 
 def default_setup(cfg, args) -> logging.Logger:
-    """Logging, OUTPUT_DIR/config.yaml, seeds and cudnn, for our fvcore configs.
+    """Logging, seeds and cudnn, for our fvcore configs.
 
-    Detectron2's own ``default_setup`` takes only its ``detectron2.config.CfgNode``.
+    Detectron2's own ``default_setup`` takes only its ``detectron2.config.CfgNode``, and writes
+    ``config.yaml`` as well; here the trainer writes it once it has completed the config from
+    the data (``EpochTrainer.record_config``), so that the file holds what the run trains with.
     """
     logger = setup_logging(cfg.OUTPUT_DIR)
     logger.info(f"Rank of current process: {comm.get_rank()}. World size: {comm.get_world_size()}")
     logger.info(f"Command line arguments: {args}")
-    if comm.is_main_process():
-        atomic_write_text(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     # The same seed on every rank: DDP broadcasts rank 0's weights anyway, and the memories,
     # data order and negatives are seeded from cfg.SEED explicitly.
     seed_all_rng(None if cfg.SEED < 0 else cfg.SEED)
