@@ -4,7 +4,7 @@ from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckp
 from .evaluation import classification_accuracy
 from .preemption import PreemptionHook
 from .pretrain import CTCTrainer
-from .setup import default_setup, setup_logging
+from .setup import default_setup
 from .stages import CTCStageHook
 from .trainer import EpochTrainer, Plan
 from .user_errors import quiet_user_errors_in_training_loop
@@ -21,5 +21,4 @@ __all__ = [
     "classification_accuracy",
     "default_setup",
     "quiet_user_errors_in_training_loop",
-    "setup_logging",
 ]

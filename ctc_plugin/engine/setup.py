@@ -2,25 +2,12 @@
 
 import logging
 import os
-from typing import Optional, Sequence
 
 import torch
 from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
-from detectron2.utils.logger import setup_logger
 
-# The loggers whose lines reach the console and OUTPUT_DIR/log.txt, and their short names there.
-LOGGERS = {"ctc_plugin": "ctc", "detectron2": "d2", "fvcore": "fvcore", "timm": "timm"}
-
-
-def setup_logging(output_dir: Optional[str] = None, names: Sequence[str] = tuple(LOGGERS)) -> logging.Logger:
-    """Detectron2's console and ``log.txt`` handlers on the plugin's loggers and its libraries' (``names``)."""
-    if output_dir and comm.is_main_process():
-        os.makedirs(output_dir, exist_ok=True)
-    for name in names:
-        abbrev = LOGGERS.get(name, name)
-        setup_logger(output_dir, distributed_rank=comm.get_rank(), name=name, abbrev_name=abbrev)
-    return logging.getLogger("ctc_plugin")
+from ..utils.logs import setup_logging
 
 
 def default_setup(cfg, args) -> logging.Logger:
