@@ -8,11 +8,10 @@ term, checkpoints, resume, evaluation and the writers are shared.
 """
 
 import logging
-import math
 import os
 import weakref
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from detectron2.engine import AMPTrainer, HookBase, SimpleTrainer, TrainerBase, create_ddp_model, hooks
@@ -52,26 +51,29 @@ def _is_loader_failure(error: RuntimeError) -> bool:
     return str(error).startswith("DataLoader worker")
 
 
-class _FiniteLosses:
-    """Mixed into Detectron2's trainers: check every loss term on every rank before the step.
+class FiniteLosses(nn.Module):
+    """The model as Detectron2's trainer calls it: the same loss dict, every term checked.
 
-    Detectron2 checks only the sum, only on rank 0, and says so in two lines; this names the
-    iteration and each term, and is raised before ``optimizer.step()``.
+    Detectron2 checks only the sum, only on rank 0, after the backward pass, in a private method
+    it may run in a thread pool (``async_write_metrics``). Here each term is checked in the
+    forward pass, on every rank, so ``NonFiniteLossError`` (naming the iteration and each term)
+    is raised before ``optimizer.step()``.
+
+    Args:
+        model: ``forward(batch)`` returns a dict of scalar losses; the batch is the engine's
+            ``(images, labels, indices, iterations)`` (``build_train_loader``), which names its iteration.
     """
 
-    def _write_metrics(self, loss_dict, data_time, *args, **kwargs) -> None:
-        values = {name: float(value.detach()) for name, value in loss_dict.items()}
-        if not all(math.isfinite(value) for value in values.values()):
-            raise NonFiniteLossError(self.iter, values)
-        super()._write_metrics(loss_dict, data_time, *args, **kwargs)
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
 
-
-class _SimpleTrainer(_FiniteLosses, SimpleTrainer):
-    pass
-
-
-class _AMPTrainer(_FiniteLosses, AMPTrainer):
-    pass
+    def forward(self, batch: Sequence[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        losses = self.model(batch)
+        values = torch.stack([loss.detach().float() for loss in losses.values()])
+        if not bool(torch.isfinite(values).all()):  # one synchronisation, whatever the number of terms
+            raise NonFiniteLossError(int(batch[3][0]), dict(zip(losses, values.tolist())))
+        return losses
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class EpochTrainer(TrainerBase):
         loader = build_train_loader(
             self.train_set, self.train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS, pin
         )
-        self._trainer = (_AMPTrainer if self.amp else _SimpleTrainer)(self.model, loader, self.optimizer)
+        self._trainer = (AMPTrainer if self.amp else SimpleTrainer)(FiniteLosses(self.model), loader, self.optimizer)
         self.checkpointer = AtomicCheckpointer(
             self.model.backbone,
             cfg.OUTPUT_DIR,
@@ -264,7 +266,7 @@ class EpochTrainer(TrainerBase):
         if comm.get_world_size() == 1:
             return
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        self._trainer.model = create_ddp_model(self.model, device_ids=device_ids)
+        self._trainer.model = FiniteLosses(create_ddp_model(self.model, device_ids=device_ids))
 
     def test_loader(
         self, dataset: ClassificationDataset, pad: bool = False, transform=None, stream: int = 0
