@@ -99,3 +99,19 @@ def test_weights_are_read_in_one_place():
                     if "torch.load(" in f.read():
                         callers.append(os.path.relpath(os.path.join(folder, name), PACKAGE))
     assert callers == [os.path.join("checkpoint", "weights.py")]
+
+
+def test_utils_need_torch_alone():
+    """What every tool uses before it knows whether it trains (logging, launchers, errors) imports no bridge library."""
+    bridged = []
+    folder = os.path.join(PACKAGE, "utils")
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules = [node.module]
+                bridged += [(name, m) for m in modules if m.split(".")[0] in ("detectron2", "timm")]
+    assert bridged == []

@@ -17,8 +17,8 @@ import torch
 from cifar_tiny import write_tiny_cifar100
 
 from ctc_plugin.checkpoint import load_file
-from ctc_plugin.engine.launch import detect_launcher, first_host
 from ctc_plugin.utils.errors import PREEMPTED_STATUS, UserError
+from ctc_plugin.utils.launcher import detect_launcher, first_host
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs/pretrain/cifar100_r18_ctc.yaml")

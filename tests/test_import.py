@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 BLOCK_BRIDGES = """
 import importlib.abc, importlib.util, sys
 BRIDGES = ("detectron2", "timm")
@@ -25,3 +27,42 @@ assert "cub200_train" in ctc_plugin.DATASET_REGISTRY and not any(n.startswith("d
 def test_library_imports_without_detectron2_and_timm():
     result = subprocess.run([sys.executable, "-c", BLOCK_BRIDGES], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# Detectron2 as if not installed: importing it raises ModuleNotFoundError and find_spec says None.
+WITHOUT_DETECTRON2 = "import sys; sys.modules['detectron2'] = None; "
+TOOL_WITHOUT_DETECTRON2 = WITHOUT_DETECTRON2 + "from ctc_plugin.cli.{0} import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize(
+    "tool, argv, message",
+    [
+        ("convert_weights", ["/nonexistent/model_final.pth", "out.pth", "--to", "timm"], "does not exist"),
+        ("temporal_transfer", ["--run", "/nonexistent/run", "--dataset", "stl10"], "run folder not found"),
+        ("estimate_mi", ["--run", "/nonexistent/run"], "run folder not found"),
+    ],
+)
+def test_torch_only_tools_refuse_bad_input_in_one_line_without_detectron2(tmp_path, tool, argv, message):
+    command = [sys.executable, "-c", TOOL_WITHOUT_DETECTRON2.format(tool), *argv]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"{tool}: error: ") and message in result.stderr
+
+
+def test_logging_is_set_up_without_detectron2(tmp_path):
+    script = WITHOUT_DETECTRON2 + (
+        "import logging; from ctc_plugin.utils.logs import setup_logging; "
+        "setup_logging(sys.argv[1]); setup_logging(sys.argv[1]); "
+        "logging.getLogger('ctc_plugin.analysis.sweep').info('checkpoint 3 of 5'); "
+        "logging.getLogger('ctc_plugin').warning('no target classes')"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = result.stdout.splitlines()  # once each: setting up again added no handler
+    assert len(console) == 2 and console[0].endswith(" ctc.analysis.sweep]: checkpoint 3 of 5")
+    assert console[1].startswith("WARNING [") and console[1].endswith(" ctc]: no target classes")
+    with open(tmp_path / "log.txt") as f:
+        log = f.read().splitlines()
+    assert len(log) == 2 and log[0].endswith("] ctc_plugin.analysis.sweep INFO: checkpoint 3 of 5")

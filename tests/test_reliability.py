@@ -484,6 +484,19 @@ def test_nan_loss_stops_naming_iteration_and_terms_keeping_the_last_good_checkpo
     assert all(torch.isfinite(v.float()).all() for v in kept["model"].values())
 
 
+def test_every_non_finite_term_is_named_with_the_iteration_of_its_batch():
+    from ctc_plugin.engine.trainer import FiniteLosses, NonFiniteLossError
+
+    class TwoTerms(torch.nn.Module):
+        def forward(self, batch):
+            images = batch[0]
+            return {"loss_cls": images.mean(), "loss_irs": images.sum() / 0.0}
+
+    batch = (torch.ones(2, 3), torch.zeros(2), torch.arange(2), torch.tensor([7, 7]))
+    with pytest.raises(NonFiniteLossError, match=r"^loss is not finite at iteration 7: loss_cls=1, loss_irs=inf$"):
+        FiniteLosses(TwoTerms())(batch)
+
+
 # ---- faults ---------------------------------------------------------------------------------
 KILLED_WRITER = """
 import os, signal, sys, torch

@@ -59,8 +59,13 @@ def load_backbone(path: str) -> Tuple[nn.Module, int]:
 
 
 def run_normalization(cfg: CfgNode) -> Tuple[List[float], List[float]]:
-    """The (mean, std) a run normalised its images with: ``INPUT.PIXEL_MEAN`` / ``PIXEL_STD``, or,
-    in a config that does not record them, the statistics of its training set's style."""
+    """The (mean, std) a run normalised its images with: its config's ``INPUT.PIXEL_MEAN`` /
+    ``PIXEL_STD``, which every run records in ``config.yaml`` (completed from the training set
+    before the file is written).
+
+    Runs written before the config was completed first record empty values: for them, and only
+    for them, the statistics of the training set's style are looked up by building that set.
+    """
     if cfg.INPUT.get("PIXEL_MEAN") and cfg.INPUT.get("PIXEL_STD"):
         return list(cfg.INPUT.PIXEL_MEAN), list(cfg.INPUT.PIXEL_STD)
     try:

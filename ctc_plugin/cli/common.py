@@ -9,7 +9,8 @@ worker's own refusal is printed by the worker, and the parent exits with 2. Coll
 at most ``--dist-timeout`` minutes for a process that is gone.
 
 Processes: Detectron2's ``launch`` starts ``--num-gpus`` per machine, unless ``torchrun`` or
-``srun`` started this one (``ctc_plugin.engine.launch``): then it joins their process group.
+``srun`` started this one (``ctc_plugin.utils.launcher``): then it joins their process group
+(``ctc_plugin.engine.launch``). Only ``launch`` and ``train_epochs`` import Detectron2.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from ..analysis.results import FORMATS
 from ..checkpoint.files import RUN_RECORDS, previous_run_files
 from ..utils import signals
 from ..utils.errors import PREEMPTED_STATUS, Preempted, UserError
+from ..utils.launcher import detect_launcher
 from ..utils.run_lock import RunLock
 
 # Exit status of input refused with one line (also a worker's, which printed its line itself).
@@ -86,7 +88,7 @@ def parse_training_args(parser: ArgumentParser, argv: Optional[Sequence[str]]) -
         raise UserError("--resume continues OUTPUT_DIR's run and --overwrite deletes it: give one of them")
     names = "" if args.preemption_signals.lower() == "none" else args.preemption_signals
     args.preemption_signals = list(signals.signal_numbers(names.split(",")).values())
-    launched = _launched_process()
+    launched = detect_launcher()
     if launched is not None and (args.num_gpus > 1 or args.num_machines > 1):
         raise UserError(
             f"{launched.launcher} started {launched.world_size} processes: drop --num-gpus and --num-machines"
@@ -96,7 +98,7 @@ def parse_training_args(parser: ArgumentParser, argv: Optional[Sequence[str]]) -
 
 def world_size(args: argparse.Namespace) -> int:
     """The number of training processes the job will have."""
-    launched = _launched_process()
+    launched = detect_launcher()
     return launched.world_size if launched is not None else args.num_gpus * args.num_machines
 
 
@@ -112,7 +114,7 @@ def hold_output_dir(output_dir: str, args: argparse.Namespace, keep: Sequence[st
     Raises:
         UserError: another run holds the folder, or a fresh start would mix with another run's files.
     """
-    launched = _launched_process()
+    launched = detect_launcher()
     first = launched.rank == 0 if launched is not None else args.machine_rank == 0
     if args.eval_only or not first:
         yield
@@ -214,12 +216,6 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def _launched_process():
-    from ..engine.launch import detect_launcher
-
-    return detect_launcher()
-
-
 def _reports(every_rank: bool = True) -> bool:
     """Whether this process prints the job's line. Before the process group forms, a launcher's
     processes all check the same input: only its first one says what is wrong. Afterwards every
@@ -229,7 +225,7 @@ def _reports(every_rank: bool = True) -> bool:
     if dist.is_available() and dist.is_initialized():
         return every_rank or dist.get_rank() == 0
     try:
-        launched = _launched_process()
+        launched = detect_launcher()
     except UserError:
         return True
     return launched is None or launched.rank == 0
@@ -309,7 +305,7 @@ def launch(train: Callable[[argparse.Namespace], None], args: argparse.Namespace
     from ..engine.launch import join_process_group
 
     timeout = datetime.timedelta(minutes=args.dist_timeout)
-    launched = _launched_process()
+    launched = detect_launcher()
     if launched is not None:
         join_process_group(launched, timeout)
         _Worker(train, tool)(args)

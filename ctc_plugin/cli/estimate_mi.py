@@ -29,9 +29,9 @@ from ..analysis.release_probe import RELEASE_MINE_DATA, release_normalization
 from ..analysis.runs import run_normalization
 from ..analysis.sweep import Sweep
 from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
-from ..engine import setup_logging
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
+from ..utils.logs import setup_logging
 from .common import check_flags, int_list, run, sweep_parser
 
 TOOL = "estimate_mi"

@@ -29,9 +29,9 @@ from ..analysis.release_probe import ReleaseProbe, release_probe_accuracy
 from ..analysis.sweep import Sweep
 from ..analysis.targets import PROTOCOLS, build_target_splits, probe_transform, protocol_target, resolve_target
 from ..config import get_cfg
-from ..engine import setup_logging
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
+from ..utils.logs import setup_logging
 from .common import check_flags, int_list, run, sweep_parser
 
 TOOL = "temporal_transfer"

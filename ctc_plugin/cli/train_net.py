@@ -22,8 +22,9 @@ from detectron2.utils import comm
 from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
 from ..detection.checks import check_detection_inputs, name_bad_index_files
-from ..engine import PreemptionHook, quiet_user_errors_in_training_loop, setup_logging
+from ..engine import PreemptionHook, quiet_user_errors_in_training_loop
 from ..utils.errors import UserError
+from ..utils.logs import setup_logging
 from .common import hold_output_dir, launch, parse_training_args, run, training_parser, world_size
 
 TOOL = "train_net"

@@ -4,9 +4,9 @@ from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckp
 from .evaluation import classification_accuracy
 from .preemption import PreemptionHook
 from .pretrain import CTCTrainer
-from .setup import default_setup, setup_logging
+from .setup import default_setup
 from .stages import CTCStageHook
-from .trainer import EpochTrainer
+from .trainer import EpochTrainer, Plan
 from .user_errors import quiet_user_errors_in_training_loop
 
 __all__ = [
@@ -16,9 +16,9 @@ __all__ = [
     "CTCTrainer",
     "EpochCheckpointer",
     "EpochTrainer",
+    "Plan",
     "PreemptionHook",
     "classification_accuracy",
     "default_setup",
     "quiet_user_errors_in_training_loop",
-    "setup_logging",
 ]

@@ -1,40 +1,25 @@
-"""Logging, the run's config.yaml, seeds and threads: what every tool sets up first."""
+"""Logging, seeds and threads: what every tool sets up first (the trainer records config.yaml)."""
 
 import logging
 import os
-from typing import Optional, Sequence
 
 import torch
 from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
-from detectron2.utils.logger import setup_logger
 
-from ..utils.io import atomic_write_text
-
-# The loggers whose lines reach the console and OUTPUT_DIR/log.txt, and their short names there.
-LOGGERS = {"ctc_plugin": "ctc", "detectron2": "d2", "fvcore": "fvcore", "timm": "timm"}
-
-
-def setup_logging(output_dir: Optional[str] = None, names: Sequence[str] = tuple(LOGGERS)) -> logging.Logger:
-    """Detectron2's console and ``log.txt`` handlers on the plugin's loggers and its libraries' (``names``)."""
-    if output_dir and comm.is_main_process():
-        os.makedirs(output_dir, exist_ok=True)
-    for name in names:
-        abbrev = LOGGERS.get(name, name)
-        setup_logger(output_dir, distributed_rank=comm.get_rank(), name=name, abbrev_name=abbrev)
-    return logging.getLogger("ctc_plugin")
+from ..utils.logs import setup_logging
 
 
 def default_setup(cfg, args) -> logging.Logger:
-    """Logging, OUTPUT_DIR/config.yaml, seeds and cudnn, for our fvcore configs.
+    """Logging, seeds and cudnn, for our fvcore configs.
 
-    Detectron2's own ``default_setup`` takes only its ``detectron2.config.CfgNode``.
+    Detectron2's own ``default_setup`` takes only its ``detectron2.config.CfgNode``, and writes
+    ``config.yaml`` as well; here the trainer writes it once it has completed the config from
+    the data (``EpochTrainer.record_config``), so that the file holds what the run trains with.
     """
     logger = setup_logging(cfg.OUTPUT_DIR)
     logger.info(f"Rank of current process: {comm.get_rank()}. World size: {comm.get_world_size()}")
     logger.info(f"Command line arguments: {args}")
-    if comm.is_main_process():
-        atomic_write_text(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     # The same seed on every rank: DDP broadcasts rank 0's weights anyway, and the memories,
     # data order and negatives are seeded from cfg.SEED explicitly.
     seed_all_rng(None if cfg.SEED < 0 else cfg.SEED)

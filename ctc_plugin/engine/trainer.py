@@ -8,15 +8,16 @@ term, checkpoints, resume, evaluation and the writers are shared.
 """
 
 import logging
-import math
 import os
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from detectron2.engine import AMPTrainer, HookBase, SimpleTrainer, TrainerBase, create_ddp_model, hooks
 from detectron2.engine.defaults import default_writers
 from detectron2.utils import comm
+from fvcore.common.config import CfgNode
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -26,7 +27,7 @@ from ..data import ClassificationDataset, EpochBatchSampler, build_test_loader, 
 from ..registry import HOOK_REGISTRY
 from ..utils.device import resolve_device
 from ..utils.errors import UserError, first_line
-from ..utils.io import atomic_write_json, check_writable_folder
+from ..utils.io import atomic_write_json, atomic_write_text, check_writable_folder
 from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_network
 from .evaluation import classification_accuracy
 from .user_errors import quiet_user_errors_in_training_loop
@@ -34,6 +35,7 @@ from .user_errors import quiet_user_errors_in_training_loop
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.yaml"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -49,26 +51,38 @@ def _is_loader_failure(error: RuntimeError) -> bool:
     return str(error).startswith("DataLoader worker")
 
 
-class _FiniteLosses:
-    """Mixed into Detectron2's trainers: check every loss term on every rank before the step.
+class FiniteLosses(nn.Module):
+    """The model as Detectron2's trainer calls it: the same loss dict, every term checked.
 
-    Detectron2 checks only the sum, only on rank 0, and says so in two lines; this names the
-    iteration and each term, and is raised before ``optimizer.step()``.
+    Detectron2 checks only the sum, only on rank 0, after the backward pass, in a private method
+    it may run in a thread pool (``async_write_metrics``). Here each term is checked in the
+    forward pass, on every rank, so ``NonFiniteLossError`` (naming the iteration and each term)
+    is raised before ``optimizer.step()``.
+
+    Args:
+        model: ``forward(batch)`` returns a dict of scalar losses; the batch is the engine's
+            ``(images, labels, indices, iterations)`` (``build_train_loader``), which names its iteration.
     """
 
-    def _write_metrics(self, loss_dict, data_time, *args, **kwargs) -> None:
-        values = {name: float(value.detach()) for name, value in loss_dict.items()}
-        if not all(math.isfinite(value) for value in values.values()):
-            raise NonFiniteLossError(self.iter, values)
-        super()._write_metrics(loss_dict, data_time, *args, **kwargs)
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Sequence[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        losses = self.model(batch)
+        values = torch.stack([loss.detach().float() for loss in losses.values()])
+        if not bool(torch.isfinite(values).all()):  # one synchronisation, whatever the number of terms
+            raise NonFiniteLossError(int(batch[3][0]), dict(zip(losses, values.tolist())))
+        return losses
 
 
-class _SimpleTrainer(_FiniteLosses, SimpleTrainer):
-    pass
+@dataclass(frozen=True)
+class Plan:
+    """What a run is made of before any network: its datasets and its completed, frozen config."""
 
-
-class _AMPTrainer(_FiniteLosses, AMPTrainer):
-    pass
+    cfg: CfgNode
+    train_set: ClassificationDataset
+    test_set: Optional[ClassificationDataset]
 
 
 class EpochTrainer(TrainerBase):
@@ -78,6 +92,10 @@ class EpochTrainer(TrainerBase):
     ``iters_per_epoch`` = training images // global batch (the rest of an epoch is dropped).
     Data order and augmentation are functions of (seed, epoch, image index), so a resumed run
     sees exactly the images an uninterrupted one would.
+
+    The constructor starts from ``plan(cfg)``, as the pre-flight ``check_inputs`` does, and
+    records the completed config in ``OUTPUT_DIR/config.yaml``: the file holds the config the
+    run trains with, every value that follows from the data included.
 
     Seams (override in a subclass): ``build_datasets``, ``complete_config``, ``num_epochs``,
     ``build_model`` (a module whose ``forward(batch)`` returns a dict of losses and whose
@@ -89,10 +107,11 @@ class EpochTrainer(TrainerBase):
     def __init__(self, cfg) -> None:
         super().__init__()
         self.device = resolve_device(cfg.MODEL.DEVICE, comm.get_local_rank())
-        self.train_set, self.test_set = self.build_datasets(cfg)
-        self.cfg = cfg = self.complete_config(cfg, self.train_set)
         world_size = comm.get_world_size()
-        check_batch_split(cfg, world_size)
+        plan = self.plan(cfg, world_size)
+        self.cfg = cfg = plan.cfg
+        self.train_set, self.test_set = plan.train_set, plan.test_set
+        self.record_config()
         self.sampler = EpochBatchSampler(
             len(self.train_set), cfg.SOLVER.IMS_PER_BATCH // world_size, world_size, comm.get_rank(), cfg.SEED
         )
@@ -113,7 +132,7 @@ class EpochTrainer(TrainerBase):
         loader = build_train_loader(
             self.train_set, self.train_transform, self.sampler, cfg.SEED, cfg.DATALOADER.NUM_WORKERS, pin
         )
-        self._trainer = (_AMPTrainer if self.amp else _SimpleTrainer)(self.model, loader, self.optimizer)
+        self._trainer = (AMPTrainer if self.amp else SimpleTrainer)(FiniteLosses(self.model), loader, self.optimizer)
         self.checkpointer = AtomicCheckpointer(
             self.model.backbone,
             cfg.OUTPUT_DIR,
@@ -134,7 +153,8 @@ class EpochTrainer(TrainerBase):
 
     @classmethod
     def complete_config(cls, cfg, train_set: ClassificationDataset):
-        """The config with what follows from the data filled in (e.g. the number of classes)."""
+        """The config with what follows from the data filled in (e.g. the number of classes);
+        ``cfg`` itself is left as it is."""
         return cfg
 
     @classmethod
@@ -191,19 +211,19 @@ class EpochTrainer(TrainerBase):
             built.append(hooks.PeriodicWriter(default_writers(cfg.OUTPUT_DIR, self.max_iter), period=period))
         return built
 
-    # ---- checked before any process starts ---------------------------------------------------
+    # ---- the plan, and what is checked before any process starts ----------------------------
     @classmethod
-    def check_inputs(cls, cfg, resume: bool = False, world_size: int = 1) -> None:
-        """Refuse bad input up front, naming it: OUTPUT_DIR, the datasets, values that cannot work,
-        the batch, the extra hooks, the initial weights and, with ``resume``, the checkpoint resume
-        would take.
+    def plan(cls, cfg, world_size: int = 1) -> Plan:
+        """The datasets and the completed, frozen config, checked: the one path by which both the
+        pre-flight (``check_inputs``) and the constructor reach what the run trains with.
 
         Raises:
-            UserError: naming the problem; nothing has been written.
+            UserError: a dataset that cannot be read, values that cannot work, a batch that does
+                not split over ``world_size`` processes or fill once, unknown extra hooks.
         """
-        check_writable_folder(cfg.OUTPUT_DIR)
-        train_set, _ = cls.build_datasets(cfg)
-        cfg = cls.complete_config(cfg, train_set)
+        train_set, test_set = cls.build_datasets(cfg)
+        cfg = cls.complete_config(cfg, train_set).clone()
+        cfg.freeze()
         cls.check_values(cfg, train_set)
         check_batch_split(cfg, world_size)
         if cfg.SOLVER.IMS_PER_BATCH > len(train_set):
@@ -215,11 +235,30 @@ class EpochTrainer(TrainerBase):
         if unknown:
             known = ", ".join(sorted(name for name, _ in HOOK_REGISTRY)) or "none"
             raise UserError(f"TRAINER.EXTRA_HOOKS: {', '.join(unknown)} not in HOOK_REGISTRY (registered: {known})")
-        cls.check_model_inputs(cfg)
+        return Plan(cfg, train_set, test_set)
+
+    @classmethod
+    def check_inputs(cls, cfg, resume: bool = False, world_size: int = 1) -> Plan:
+        """Refuse bad input up front, naming it: OUTPUT_DIR, then the ``plan`` (the datasets, values
+        that cannot work, the batch, the extra hooks), the initial weights and, with ``resume``,
+        the checkpoint resume would take. Returns the plan.
+
+        Raises:
+            UserError: naming the problem; nothing has been written.
+        """
+        check_writable_folder(cfg.OUTPUT_DIR)
+        plan = cls.plan(cfg, world_size)
+        cls.check_model_inputs(plan.cfg)
         path = find_resume_checkpoint(cfg.OUTPUT_DIR) if resume else None
         if path is not None:
             saved = load_file(path, mmap=True)
-            check_same_network(path, saved.get("network"), cls.checkpoint_metadata(cfg)["network"])
+            check_same_network(path, saved.get("network"), cls.checkpoint_metadata(plan.cfg)["network"])
+        return plan
+
+    def record_config(self) -> None:
+        """Write the completed config to ``OUTPUT_DIR/config.yaml`` (the first process only)."""
+        if comm.is_main_process():
+            atomic_write_text(os.path.join(self.cfg.OUTPUT_DIR, CONFIG_FILE), self.cfg.dump())
 
     # ---- what the hooks call -----------------------------------------------------------------
     def wrap_model(self) -> None:
@@ -227,7 +266,7 @@ class EpochTrainer(TrainerBase):
         if comm.get_world_size() == 1:
             return
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        self._trainer.model = create_ddp_model(self.model, device_ids=device_ids)
+        self._trainer.model = FiniteLosses(create_ddp_model(self.model, device_ids=device_ids))
 
     def test_loader(
         self, dataset: ClassificationDataset, pad: bool = False, transform=None, stream: int = 0
