@@ -66,3 +66,27 @@ def test_logging_is_set_up_without_detectron2(tmp_path):
     with open(tmp_path / "log.txt") as f:
         log = f.read().splitlines()
     assert len(log) == 2 and log[0].endswith("] ctc_plugin.analysis.sweep INFO: checkpoint 3 of 5")
+
+
+def test_to_detectron2_without_detectron2_says_so_in_one_line_and_writes_unverified_on_request(tmp_path):
+    import torch
+    from random_resnet import random_resnet
+
+    source = str(tmp_path / "r18.pth")
+    torch.save(random_resnet(18).state_dict(), source)
+    command = [sys.executable, "-c", TOOL_WITHOUT_DETECTRON2.format("convert_weights"), source, "out.pkl"]
+    refused = subprocess.run(
+        [*command, "--to", "detectron2"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .endswith("(pip install -e .[detectron2], or --no-verify to write the file unverified)")
+    )
+    assert not (tmp_path / "out.pkl").exists()
+    written = subprocess.run(
+        [*command, "--to", "detectron2", "--no-verify"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert written.returncode == 0, written.stderr[-2000:]
+    assert (tmp_path / "out.pkl").is_file()

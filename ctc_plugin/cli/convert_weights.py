@@ -30,14 +30,21 @@ TOOL = "convert_weights"
 
 def to_detectron2(source: SourceWeights, args: argparse.Namespace) -> Dict[str, float]:
     """Write Detectron2's .pkl and, unless --no-verify, only when it computes what the source did."""
-    from ..detection.verify import verify_detectron2_weights
-
     if not args.output.endswith(".pkl"):
         raise UserError(f"Detectron2 reads converted weights from a .pkl file; got {args.output}")
     weights = convert(source, "detectron2")
     print(f"converted {len(weights.checkpoint['model'])} tensors of a {source.describe()} to Detectron2's names")
     print(f"dropped {len(weights.dropped)}: {summarize_dropped(weights.dropped)}")
-    differences = verify_detectron2_weights(source, weights) if args.verify else {}
+    differences = {}
+    if args.verify:
+        try:  # the verification runs Detectron2's own backbone; writing the file needs no Detectron2
+            from ..detection.verify import verify_detectron2_weights
+        except ImportError:
+            raise UserError(
+                "verifying --to detectron2 runs Detectron2's backbone, and Detectron2 is not installed "
+                "(pip install -e .[detectron2], or --no-verify to write the file unverified)"
+            ) from None
+        differences = verify_detectron2_weights(source, weights)
     save_detectron2_pickle(weights.checkpoint, args.output)
     return differences
 
