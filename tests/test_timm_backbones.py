@@ -19,7 +19,7 @@ from test_train_net import missing_from_checkpoint
 
 from ctc_plugin.analysis.runs import load_backbone
 from ctc_plugin.backbones import TimmBackbone
-from ctc_plugin.cli import convert_weights, pretrain, temporal_transfer
+from ctc_plugin.cli import convert_weights, estimate_mi, pretrain, temporal_transfer
 from ctc_plugin.config import merge_config
 from ctc_plugin.fgvc import get_fgvc_cfg
 
@@ -85,7 +85,7 @@ def test_resume_from_an_epoch_checkpoint_ends_where_the_whole_run_did(runs, tmp_
         assert torch.equal(final["model"][key], value), key
 
 
-def test_temporal_transfer_probes_each_epoch(runs):
+def test_temporal_transfer_and_mine_read_the_runs(runs):
     output = runs["folder"] / "transfer"
     status = temporal_transfer.main(
         ["--run", runs[BATCH_NORM_NET], "--dataset", "cifar100", "--classes", "2,3", "--steps", "5",
@@ -93,6 +93,11 @@ def test_temporal_transfer_probes_each_epoch(runs):
          "--format", "json"]
     )  # fmt: skip
     assert status == 0 and (output / "temporal_transfer.json").is_file()
+    status = estimate_mi.main(
+        ["--run", runs[LAYER_NORM_NET], "--xt-steps", "3", "--ty-steps", "3", "--batch-size", "8", "--hidden", "16",
+         "--num-workers", "0", "--output-dir", str(runs["folder"] / "mi"), "--format", "json"]
+    )  # fmt: skip
+    assert status == 0 and (runs["folder"] / "mi" / "mutual_information.json").is_file()
 
 
 @pytest.mark.parametrize("name", NETWORKS)
