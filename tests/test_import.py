@@ -68,6 +68,23 @@ def test_logging_is_set_up_without_detectron2(tmp_path):
     assert len(log) == 2 and log[0].endswith("] ctc_plugin.analysis.sweep INFO: checkpoint 3 of 5")
 
 
+def test_a_second_run_in_the_same_process_logs_once_to_the_console_and_to_its_own_file(tmp_path):
+    script = WITHOUT_DETECTRON2 + (
+        "import logging; from ctc_plugin.utils.logs import setup_logging; "
+        "setup_logging(sys.argv[1] + '/first').info('epoch 1 of the first run'); "
+        "setup_logging(sys.argv[1] + '/second').info('epoch 1 of the second run')"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [line.split("]: ")[1] for line in result.stdout.splitlines()] == [
+        "epoch 1 of the first run",
+        "epoch 1 of the second run",
+    ]
+    for run in ("first", "second"):
+        log = (tmp_path / run / "log.txt").read_text().splitlines()
+        assert len(log) == 1 and log[0].endswith(f"epoch 1 of the {run} run")
+
+
 def test_to_detectron2_without_detectron2_says_so_in_one_line_and_writes_unverified_on_request(tmp_path):
     import torch
     from random_resnet import random_resnet

@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import sys
-from typing import IO, Optional, Sequence
+from typing import IO, Dict, Optional, Sequence
 
 from .distributed import rank
 
@@ -40,29 +40,46 @@ def _log_file(path: str) -> IO[str]:
     return stream
 
 
-@functools.cache  # a logger set up again keeps its handlers, it does not add more
-def _setup_logger(name: str, abbrev: str, output_dir: Optional[str], process: int) -> logging.Logger:
+@functools.cache  # one console handler a logger, however many runs the process sets up
+def _add_console(name: str, abbrev: str) -> None:
+    console = logging.StreamHandler(stream=sys.stdout)
+    console.setFormatter(_ConsoleFormatter(name, abbrev))
+    logging.getLogger(name).addHandler(console)
+
+
+_file_handlers: Dict[str, logging.Handler] = {}  # a logger's handler on the log.txt of its latest run
+
+
+def _log_to_file(name: str, path: str) -> None:
+    """Lines of ``name`` go to ``path`` from now on, no longer to the log of an earlier run in this process."""
+    handler = _file_handlers.get(name)
+    if handler is not None and handler.stream is _log_file(path):
+        return
+    logger = logging.getLogger(name)
+    if handler is not None:
+        logger.removeHandler(handler)
+    handler = _file_handlers[name] = logging.StreamHandler(_log_file(path))
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(name)s %(levelname)s: %(message)s", DATE_FORMAT))
+    logger.addHandler(handler)
+
+
+def _setup_logger(name: str, abbrev: str, output_dir: Optional[str], process: int) -> None:
     logger = logging.getLogger(name)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     if process == 0:
-        console = logging.StreamHandler(stream=sys.stdout)
-        console.setFormatter(_ConsoleFormatter(name, abbrev))
-        logger.addHandler(console)
+        _add_console(name, abbrev)
     if output_dir:
-        path = os.path.join(output_dir, "log.txt") + (f".rank{process}" if process > 0 else "")
         os.makedirs(output_dir, exist_ok=True)
-        handler = logging.StreamHandler(_log_file(path))
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(name)s %(levelname)s: %(message)s", DATE_FORMAT))
-        logger.addHandler(handler)
-    return logger
+        _log_to_file(name, os.path.join(output_dir, "log.txt") + (f".rank{process}" if process > 0 else ""))
 
 
 def setup_logging(output_dir: Optional[str] = None, names: Sequence[str] = tuple(LOGGERS)) -> logging.Logger:
     """Console (first process only) and ``output_dir/log.txt`` handlers (``log.txt.rank<r>`` on the
     other processes) on the loggers ``names``; returns the plugin's logger.
 
-    Setting a logger up again with the same arguments changes nothing.
+    A logger has one console handler however often it is set up; a later run's ``output_dir``
+    takes its file lines from an earlier one's.
     """
     for name in names:
         _setup_logger(name, LOGGERS.get(name, name), output_dir or None, rank())
