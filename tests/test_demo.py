@@ -65,6 +65,11 @@ def test_demo_pipeline_writes_the_report(tmp_path):
             metrics["num_classes"] = 200
     assert "| initialisation | test top-1 (%) | test top-5 (%) |" in build_report(results)
     assert "2 seeds (0, 1). The comparison lines above say" in report and "One seed" not in report
+    assert " The Mask R-CNN runs train for " in report and " and the fine-tunes are scored on " in report
+    for numbers in results["per_seed"].values():
+        numbers["detection"] = {}
+    without_detection = build_report(results)
+    assert "Mask R-CNN runs" not in without_detection and " The fine-tunes are scored on " in without_detection
     # The report and plots can be rebuilt from results.json alone, without running a step.
     (output / "report.md").unlink()
     (output / "temporal_transfer.png").unlink()

@@ -55,6 +55,7 @@ def test_study_of_named_arms_continues_where_it_stopped(tmp_path, capsys):
 
     report = (tmp_path / "s" / "report.md").read_text()
     assert "Arms: plain, no_ias (reference: plain)" in report and "## Detectron2" not in report
+    assert "Mask R-CNN" not in report and "fine-tunes" not in report  # no downstream run, none described
     assert "- Final transfer accuracy, no_ias minus plain: " in report
     assert "- Best minus final transfer, no_ias minus plain: " in report
     assert any(line.startswith("- plain: mean transfer peaks at epoch ") for line in report.splitlines())

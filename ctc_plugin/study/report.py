@@ -243,6 +243,11 @@ def build_report(results: Dict[str, Any]) -> str:
             for target, figures in targets.items():
                 outputs, worst = conversions.get((network, target), (sorted(figures), 0.0))
                 conversions[(network, target)] = (outputs, max([worst, *figures.values()]))
+
+    def in_arm_order(item):  # results.json keeps its keys sorted; the report keeps the study's order
+        (network, target), _ = item
+        return (names.index(network) if network in names else len(names), network, target)
+
     if conversions:
         out += ["## Conversion of the pretrained networks", ""]
         out += [
@@ -252,7 +257,7 @@ def build_report(results: Dict[str, Any]) -> str:
         ]
         out += _table(
             ["network", "target", "outputs", "max relative difference"],
-            [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in conversions.items()],
+            [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in sorted(conversions.items(), key=in_arm_order)],
         )
 
     inits = results["inits"]
@@ -300,12 +305,15 @@ def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str]) -> 
         "rising, and CTC's second stage lifting it again; the late-fall lines above say, from this run's own "
         "curves, whether that regime was reached here."
     )
-    if any(first["detection"].values()) or any(first["fgvc"].values()):
+    downstream = []  # only the runs that ran
+    if any(first["detection"].values()):
+        downstream.append(f"the Mask R-CNN runs train for {first['detection_iters']} iterations")
+    if any(first["fgvc"].values()):
         test_images = next((r.get("num_images") for r in first["fgvc"].values()), "a few")
-        text += (
-            f" The Mask R-CNN runs train for {first['detection_iters']} iterations and the fine-tunes are scored on "
-            f"{test_images} test images, so their AP and top-1 compare the initialisations at that scale only."
-        )
+        downstream.append(f"the fine-tunes are scored on {test_images} test images")
+    if downstream:
+        runs = " and ".join(downstream)
+        text += f" {runs[0].upper()}{runs[1:]}, so their scores compare the initialisations at that scale only."
     return text
 
 
