@@ -24,6 +24,7 @@ from coco_tiny import write_tiny_coco
 from PIL import Image
 from random_resnet import random_resnet, save_pretrain_checkpoint
 from test_fgvc_datasets import write_cub
+from torch.utils.data import DataLoader, Dataset
 
 from ctc_plugin.checkpoint import find_resume_checkpoint, load_file
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
@@ -725,8 +726,10 @@ def test_a_killed_loader_worker_ends_the_run_with_one_line_and_resume_continues(
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pretrain: error: a data loader worker died at iteration "), stderr
-    assert f"DataLoader worker (pid {workers[0]}) is killed by signal: Killed" in lines[0] or (
-        f"DataLoader worker (pid(s) {workers[0]}) exited unexpectedly" in lines[0]
+    assert (
+        f"DataLoader worker (pid {workers[0]}) is killed by signal: Killed" in lines[0]
+        or f"DataLoader worker (pid(s) {workers[0]}) exited unexpectedly" in lines[0]
+        or "Error while fetching a batch: " in lines[0]  # killed while it handed a batch's shared memory over
     )  # torch says one or the other, depending on where it notices
     last_good = re.search(r"The last good checkpoint is (\S+) \(--resume continues from it\)", lines[0]).group(1)
     assert load_file(last_good)["iteration"] >= 3
@@ -735,3 +738,30 @@ def test_a_killed_loader_worker_ends_the_run_with_one_line_and_resume_continues(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Resuming from {last_good}" in resumed.stdout
     assert load_file(str(run / "model_final.pth"))["epoch"] == 4
+
+
+def _batches(dataset):
+    return list(DataLoader(dataset, batch_size=2, num_workers=0))
+
+
+class BrokenConnection(Dataset):
+    """Fails as a batch handed over by a worker that was killed meanwhile fails in the training process."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+def test_a_broken_connection_is_a_loader_failure_only_when_the_loader_raised_it():
+    from ctc_plugin.data.worker_failure import is_loader_failure
+
+    with pytest.raises(ConnectionResetError) as fetched:
+        _batches(BrokenConnection())
+    assert is_loader_failure(fetched.value)
+    with pytest.raises(ConnectionResetError) as elsewhere:
+        raise ConnectionResetError(104, "Connection reset by peer")  # a rendezvous, a file system: not the loader
+    assert not is_loader_failure(elsewhere.value)
+    assert is_loader_failure(RuntimeError("DataLoader worker (pid 7) is killed by signal: Killed. "))
+    assert not is_loader_failure(RuntimeError("CUDA out of memory"))

@@ -18,13 +18,13 @@ from detectron2.config import get_cfg
 from detectron2.engine import DefaultTrainer, default_setup
 from detectron2.evaluation import COCOEvaluator, verify_results
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
 from ..detection.checks import check_detection_inputs, name_bad_index_files
 from ..engine import PreemptionHook, quiet_user_errors_in_training_loop
 from ..utils.errors import UserError
-from ..utils.logs import setup_logging
 from .common import hold_output_dir, launch, parse_training_args, run, training_parser, world_size
 
 TOOL = "train_net"
@@ -87,7 +87,8 @@ def train(args: argparse.Namespace):
     """What every process runs."""
     cfg = build_config(args)
     default_setup(cfg, args)
-    setup_logging(cfg.OUTPUT_DIR, names=("ctc_plugin",))  # the plugin's lines (weights, norm fallback) too
+    # The plugin's lines (weights, norm fallback) on Detectron2's handlers: one stream into log.txt.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="ctc_plugin", abbrev_name="ctc")
     name_bad_index_files([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
     if args.eval_only:
         model = Trainer.build_model(cfg)

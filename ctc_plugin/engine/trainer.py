@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from ..checkpoint import find_resume_checkpoint, load_file, resume_candidates
 from ..config.checks import ENGINE_RULES, check_batch_split, check_values
 from ..data import ClassificationDataset, EpochBatchSampler, build_test_loader, build_train_loader, shard_indices
+from ..data.worker_failure import is_loader_failure
 from ..registry import HOOK_REGISTRY
 from ..utils.device import resolve_device
 from ..utils.errors import UserError, first_line
@@ -44,11 +45,6 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, iteration: int, losses: Mapping[str, float]) -> None:
         terms = ", ".join(f"{name}={value:.4g}" for name, value in losses.items())
         super().__init__(f"loss is not finite at iteration {iteration}: {terms}")
-
-
-def _is_loader_failure(error: RuntimeError) -> bool:
-    """A loader worker died (killed, out of memory): torch says "DataLoader worker (pid ...) ..."."""
-    return str(error).startswith("DataLoader worker")
 
 
 class FiniteLosses(nn.Module):
@@ -334,8 +330,8 @@ class EpochTrainer(TrainerBase):
         quiet_user_errors_in_training_loop()
         try:
             super().train(start_iter, max_iter)
-        except RuntimeError as e:
-            if not _is_loader_failure(e):
+        except (RuntimeError, ConnectionError, EOFError) as e:
+            if not is_loader_failure(e):
                 raise
             raise UserError(self._loader_failure(e)) from None
 
@@ -345,13 +341,15 @@ class EpochTrainer(TrainerBase):
             self._trainer.run_step()
         except NonFiniteLossError as e:
             raise UserError(f"{e}; stopped before the update. {self._last_good_checkpoint()}") from None
-        except RuntimeError as e:  # before TrainerBase logs it with a traceback
-            if not _is_loader_failure(e):
+        except (RuntimeError, ConnectionError, EOFError) as e:  # before TrainerBase logs it with a traceback
+            if not is_loader_failure(e):
                 raise
             raise UserError(self._loader_failure(e)) from None
 
-    def _loader_failure(self, error: RuntimeError) -> str:
+    def _loader_failure(self, error: Exception) -> str:
         reason = first_line(error).rstrip(". ")
+        if not isinstance(error, RuntimeError):  # the worker died while it handed a batch over
+            reason = f"{type(error).__name__} while fetching a batch: {reason}"
         return f"a data loader worker died at iteration {self.iter} ({reason}). {self._last_good_checkpoint()}"
 
     def _last_good_checkpoint(self) -> str:
