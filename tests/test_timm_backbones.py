@@ -242,3 +242,17 @@ def test_a_new_family_of_timm_networks_reaches_both_hosts_by_its_builder_alone(t
     assert convert_weights.main([checkpoint, str(tmp_path / "timm.pth"), "--to", "timm"]) == 0
     assert convert_weights.main([checkpoint, str(tmp_path / "d2.pkl"), "--to", "detectron2"]) == 0
     assert verified(capsys.readouterr().out) == 3 + 4
+
+
+def test_a_network_that_cannot_take_the_input_size_is_refused_before_anything_is_written(runs, tmp_path, capsys):
+    """A ViT's patch grid is fixed at 224 px: one line naming the backbone and INPUT.SIZE, before training."""
+    output = tmp_path / "vit"
+    args = pretrain_args(runs["root"], "vit_tiny_patch16_224", str(output))
+    assert pretrain.main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "pretrain: error: backbone build_timm_backbone cannot take 32x32 images (INPUT.SIZE): "
+        "Input height (32) doesn't match model (224)."
+    )
+    assert not output.exists() or not any(output.iterdir())

@@ -6,6 +6,7 @@ from .build import (
     build_from_record,
     build_resnet,
     build_timm_backbone,
+    check_takes_images,
 )
 from .resnet import BLOCKS, STEMS, ResNet
 from .resnext import RESNEXT_VARIANTS, CifarResNeXt
@@ -26,6 +27,7 @@ __all__ = [
     "build_from_record",
     "build_resnet",
     "build_timm_backbone",
+    "check_takes_images",
     "classifier_name",
     "initialise_from",
     "load_backbone_weights",

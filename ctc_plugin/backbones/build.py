@@ -77,6 +77,28 @@ def build_backbone(cfg) -> nn.Module:
     return network
 
 
+def check_takes_images(network: nn.Module, size: int, name: str) -> None:
+    """Run the network on two blank ``size`` x ``size`` images, as the contract says it is used.
+
+    Raises:
+        UserError: it cannot take images of that size (a ViT's fixed patch grid, a stride larger
+            than the image), or its pooled features are not (B, num_features).
+    """
+    was_training = network.training
+    try:
+        with torch.no_grad():
+            features = network.eval().forward_features(torch.zeros(2, 3, size, size))
+    except (RuntimeError, AssertionError, ValueError) as e:
+        raise UserError(f"backbone {name} cannot take {size}x{size} images (INPUT.SIZE): {first_line(e)}") from None
+    finally:
+        network.train(was_training)
+    if tuple(features.shape) != (2, network.num_features):
+        raise UserError(
+            f"backbone {name}: forward_features gave {tuple(features.shape)} for 2 images of {size}x{size}, "
+            f"not (2, num_features {network.num_features})"
+        )
+
+
 def backbone_record(cfg) -> Dict[str, Any]:
     """What a checkpoint stores to rebuild its network: the builder, its module and ``cfg.MODEL``."""
     builder = BACKBONE_REGISTRY.get(cfg.MODEL.BACKBONE)

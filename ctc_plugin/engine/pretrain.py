@@ -7,7 +7,7 @@ from detectron2.engine import HookBase, hooks
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..backbones import backbone_record, build_backbone, load_backbone_weights
+from ..backbones import backbone_record, build_backbone, check_takes_images, load_backbone_weights
 from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..data.samples import REFILL_STREAM
@@ -80,6 +80,7 @@ class CTCTrainer(EpochTrainer):
         network = build_backbone(cfg)
         if cfg.MODEL.WEIGHTS:
             load_backbone_weights(network, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX)
+        check_takes_images(network, cfg.INPUT.SIZE, cfg.MODEL.BACKBONE)
 
     def build_model(self, cfg) -> CTC:
         backbone = build_backbone(cfg)
