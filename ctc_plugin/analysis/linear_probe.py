@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..checkpoint import load_file
+from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save
 from .progress import progress as progress_of
@@ -164,7 +165,7 @@ def train_linear_probe(
     """
     if features.dim() != 2 or features.shape[0] != labels.shape[0] or features.shape[0] == 0:
         raise ValueError(f"bad probe inputs: features {tuple(features.shape)}, labels {tuple(labels.shape)}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or resolve_device("auto")
     x = features.to(device=device, dtype=torch.float32)
     y = labels.to(device=device, dtype=torch.long)
     n = x.shape[0]

@@ -34,6 +34,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
+from ..utils.device import resolve_device
 from .progress import progress as progress_of
 
 logger = logging.getLogger(__name__)
@@ -299,7 +300,7 @@ def estimate_mutual_information(
         raise ValueError(f"holdout must lie in [0, 1), got {protocol.holdout}")
     if steps < 1 or batch_size < 2 or lr <= 0 or not 0 < ema_rate <= 1:
         raise ValueError(f"bad MINE settings: steps={steps}, batch_size={batch_size}, lr={lr}, ema_rate={ema_rate}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or resolve_device("auto")
     x = x.detach().to(device=device, dtype=torch.float32)
     y = y.detach().to(device=device, dtype=torch.float32)
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
