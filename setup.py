@@ -63,7 +63,7 @@ setup(
         # Detectron2 itself is not on PyPI: see the README's "Setup".
         "detectron2": ["pycocotools>=2.0.2", "tensorboard", "omegaconf>=2.1,<2.4", "hydra-core>=1.1", "setuptools<81"],
         "timm": ["timm>=1.0", "safetensors"],
-        "analysis": ["matplotlib"],
+        "analysis": ["matplotlib", "scipy"],  # plots; the studies' paired tests
         "cluster": ["submitit>=1.5"],  # ctc-submit
         "dev": ["pytest", "pytest-timeout", "ruff"],
     },

@@ -33,7 +33,7 @@ fi
 echo "setup: installing fvcore, timm, pycocotools, tensorboard, submitit and the test tools"
 # numpy<2 and setuptools<81 are Detectron2's (pkg_resources) requirements.
 pip install "numpy<2" "setuptools<81" fvcore iopath "timm>=1.0" safetensors "pycocotools>=2.0.2" tensorboard \
-  matplotlib tqdm "omegaconf>=2.1,<2.4" "hydra-core>=1.1" yacs tabulate termcolor cloudpickle packaging "submitit>=1.5" \
+  matplotlib scipy tqdm "omegaconf>=2.1,<2.4" "hydra-core>=1.1" yacs tabulate termcolor cloudpickle packaging "submitit>=1.5" \
   pytest pytest-timeout ruff
 
 # Detectron2 is not on the package index. In order of preference:

@@ -11,7 +11,7 @@ from test_data import write_fashion_mnist
 
 from ctc_plugin.cli import demo
 from ctc_plugin.study.report import build_report
-from ctc_plugin.study.summary import late_fall
+from ctc_plugin.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = (
@@ -56,9 +56,13 @@ def test_study_of_named_arms_continues_where_it_stopped(tmp_path, capsys):
     report = (tmp_path / "s" / "report.md").read_text()
     assert "Arms: plain, no_ias (reference: plain)" in report and "## Detectron2" not in report
     assert "Mask R-CNN" not in report and "fine-tunes" not in report  # no downstream run, none described
-    assert "- Final transfer accuracy, no_ias minus plain: " in report
-    assert "- Best minus final transfer, no_ias minus plain: " in report
-    assert any(line.startswith("- plain: mean transfer peaks at epoch ") for line in report.splitlines())
+    assert "- Transfer at the end, no_ias minus plain: " in report
+    assert "- Late fall of the transfer, plain: " in report and "## Analysis plan" in report
+    findings = json.loads((tmp_path / "s" / "findings.json").read_text())
+    assert {(r["metric"], r["arm"]) for r in findings["findings"]} >= {
+        ("final_transfer", "no_ias"),
+        ("late_fall", "plain"),
+    }
     for plot in ("temporal_transfer.png", "source_accuracy.png", "information_plane.png"):
         assert (tmp_path / "s" / plot).stat().st_size > 1000
 
@@ -78,6 +82,12 @@ def test_study_of_named_arms_continues_where_it_stopped(tmp_path, capsys):
         (["ARMS", "[{'NAME': 'a', 'CONFIG': 'x', 'OPTS': ['SEED']}]"], "OPTS must be a list of KEY VALUE pairs"),
         (["REFERENCE_ARM", "ctcc"], "REFERENCE_ARM 'ctcc' is not an arm; arms: ['baseline', 'ctc']"),
         (["ARMS", "[]"], "ARMS must be a non-empty list"),
+        (["ANALYSIS.PRIMARY.ARM", "ctcc"], "ANALYSIS.PRIMARY.ARM 'ctcc' is not an arm; arms: ['baseline', 'ctc']"),
+        (["ANALYSIS.PRIMARY.ARM", "baseline"], "ANALYSIS.PRIMARY compares 'baseline' with itself"),
+        (["ANALYSIS.PRIMARY.METRIC", "best_transfer"], "ANALYSIS.PRIMARY.METRIC must be one of ['final_transfer'"),
+        (["ANALYSIS.EARLY_WINDOW", "[0.5, 0.2]"], "ANALYSIS.EARLY_WINDOW must be [from, to] fractions"),
+        (["ANALYSIS.LATE_FALL_TEST", "peak"], "ANALYSIS.LATE_FALL_TEST must be one of ['window', 'slope']"),
+        (["TRANSFER.DRAWS", "0"], "TRANSFER.DRAWS must be an integer of 1 or more, got 0"),
     ],
 )
 def test_study_refuses_arms_it_cannot_run(tmp_path, capsys, opts, message):
@@ -88,25 +98,24 @@ def test_study_refuses_arms_it_cannot_run(tmp_path, capsys, opts, message):
     assert not (tmp_path / "s").exists()
 
 
-def test_late_fall_is_judged_seed_by_seed():
-    falling = {0: {1: 80.0, 5: 90.0, 10: 86.0}, 1: {1: 81.0, 5: 91.0, 10: 88.0}}
-    source = {0: {5: 70.0, 10: 75.0}, 1: {5: 71.0, 10: 74.0}}
-    fall = late_fall(falling, source)
-    assert (fall["peak_epoch"], fall["last_epoch"]) == (5, 10)
-    assert fall["fall"]["differences"] == [4.0, 3.0] and fall["falls"]
-    assert fall["source_rise"] == {0: 5.0, 1: 3.0} and fall["source_rises"]
-    assert fall["best_minus_final"] == {0: 4.0, 1: 3.0}
-    # A fall within one probe's own error (an accuracy of 90.5% on 50 test images: 4.15 points) is none.
-    assert late_fall(falling, source, test_images=50)["probe_error"] == pytest.approx(4.147, abs=1e-3)
-    assert not late_fall(falling, source, test_images=50)["falls"] and late_fall(falling, source, 10000)["falls"]
-    # No evaluation at or before the peak: the rise counts from the first one after it.
-    assert late_fall(falling, {0: {6: 70.0, 10: 75.0}, 1: {6: 71.0, 10: 74.0}})["source_rise"] == {0: 5.0, 1: 3.0}
-    # A fall in one seed and a rise in the other is within the spread.
-    mixed = late_fall({0: {1: 80.0, 5: 90.0, 10: 86.0}, 1: {1: 80.0, 5: 88.0, 10: 91.0}}, {})
-    assert not mixed["falls"] and mixed["source_rise"] == {} and not mixed["source_rises"]
-    # Still rising at the end: the peak is the last epoch, nothing fell.
-    rising = late_fall({0: {1: 80.0, 10: 90.0}, 1: {1: 81.0, 10: 92.0}}, source)
-    assert rising["peak_epoch"] == 10 and not rising["falls"]
+def test_a_study_keeps_the_analysis_plan_it_recorded_before_its_seeds_ran(tmp_path):
+    from ctc_plugin.config import merge_config
+    from ctc_plugin.study.config import get_study_cfg
+    from ctc_plugin.study.runner import recorded_plan
+
+    def plan(*opts):
+        cfg = merge_config(get_study_cfg(), os.path.join(REPO, "configs", "demo", "tiny.yaml"), list(opts))
+        return recorded_plan(cfg, str(tmp_path))
+
+    declared = plan("ANALYSIS.PRIMARY.ARM", "ctc")
+    assert declared.registered and declared.primary_arm == "ctc"  # no results yet: pre-registered
+    (tmp_path / "results.json").write_text(json.dumps({"seeds": [0], "analysis": declared.to_dict()}))
+    assert plan("ANALYSIS.PRIMARY.ARM", "ctc") == declared
+    with pytest.raises(UserError, match="ANALYSIS differs from the plan this study recorded before its seeds ran"):
+        plan("ANALYSIS.PRIMARY.ARM", "ctc", "ANALYSIS.FINAL_CHECKPOINTS", "5")
+    # Results from before plans were recorded: whatever plan is given now is post hoc.
+    (tmp_path / "results.json").write_text(json.dumps({"seeds": [0]}))
+    assert not plan("ANALYSIS.PRIMARY.ARM", "ctc").registered
 
 
 def test_report_reads_the_demo_results_from_before_arms():
@@ -115,7 +124,10 @@ def test_report_reads_the_demo_results_from_before_arms():
     assert "arms" not in results
     report = build_report(results)
     assert "Arms: baseline, ctc (reference: baseline)" in report
-    assert "- Final source test top-1, ctc minus baseline: -0.89 ± 1.97 points over 3 seeds" in report
+    assert (
+        "- Final source test top-1, ctc minus baseline: -0.89 points, 95% CI [-5.78, +4.01], p 0.518 "
+        "(Holm-adjusted p 1.000), 2 of 3 seeds agree: **no difference shown**." in report
+    )
     assert "- box AP, ctc weights minus random initialisation: " in report
 
 

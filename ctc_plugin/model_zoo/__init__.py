@@ -24,6 +24,7 @@ __all__ = [
     "CATALOG",
     "ModelZooEntry",
     "WeightsNotAvailableError",
+    "config_name",
     "config_path",
     "get",
     "get_config",
@@ -67,6 +68,14 @@ def packaged_config(path: str) -> str:
 def config_path(path: str) -> str:
     """``path`` when that file exists, else the package's copy of the ``configs/...`` it names."""
     return path if os.path.isfile(path) or not path.startswith("configs/") else packaged_config(path)
+
+
+def config_name(path: str) -> str:
+    """``configs/<path>`` for a file of the package's configs (as ``config_path`` found it), else ``path``."""
+    folder = str(resources.files(__name__) / "configs")
+    if os.path.isabs(path) and os.path.commonpath([path, folder]) == folder:
+        return "configs/" + os.path.relpath(path, folder)
+    return path
 
 
 def get_config_file(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import List, Tuple
 from fvcore.common.config import CfgNode as CN
 
 from ..utils.errors import UserError
+from .endpoints import BETWEEN_ARM_METRICS, LATE_FALL_TESTS
 
 # An initialisation of the downstream runs that is no arm: the same architecture from scratch.
 RANDOM_INIT = "random"
@@ -31,9 +32,11 @@ def get_study_cfg() -> CN:
     cfg = CN()
     # Everything the study writes (runs, converted weights, datasets it makes, report.md, results.json).
     cfg.OUTPUT_DIR = "demo_output"
-    # Every seed runs every step; with several the report gives mean +- standard deviation and says
-    # whether each difference exceeds that spread.
+    # Every seed runs every step; with three or more the report tests every difference across them.
     cfg.SEEDS = [0]
+    # torch, OpenMP and MKL threads of every step (CPU sums, so the numbers, depend on it); 0: the
+    # machine's cores. A study that fixes it reproduces bitwise at that count.
+    cfg.THREADS = 0
     # The pretraining runs compared, in order: a list of {NAME, CONFIG, OPTS} (a ctc-pretrain config
     # and KEY VALUE overrides of it). A derived config's list replaces its base's.
     cfg.ARMS = [
@@ -57,6 +60,11 @@ def get_study_cfg() -> CN:
     cfg.TRANSFER = CN()
     # Flags of ctc-temporal-transfer after --run (target dataset, probe schedule, --every).
     cfg.TRANSFER.ARGS = []
+    # The probe's seed (its training and test samples, its initialisations), the same for every
+    # training seed, so that probe noise and training noise can be told apart.
+    cfg.TRANSFER.PROBE_SEED = 0
+    # Probes trained per checkpoint (each its own sample and initialisation); their mean is its number.
+    cfg.TRANSFER.DRAWS = 3
     cfg.MI = CN()
     # Estimate the information plane of every arm with ctc-estimate-mi.
     cfg.MI.ENABLED = True
@@ -80,6 +88,28 @@ def get_study_cfg() -> CN:
     cfg.FGVC.FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
     cfg.FGVC.CLASSES = [5, 6, 7, 8, 9]
     cfg.FGVC.IMAGES_PER_CLASS = [60, 40]
+    add_analysis_config(cfg)
+    return cfg
+
+
+def add_analysis_config(cfg: CN) -> CN:
+    """``ANALYSIS``: what the study tests, declared before its seeds run (``endpoints.AnalysisPlan``)."""
+    cfg.ANALYSIS = CN()
+    # The primary comparison, judged at ALPHA on its own: ARM minus REFERENCE ("": REFERENCE_ARM) on
+    # METRIC (final_transfer or final_source). No ARM: every judged line is exploratory.
+    cfg.ANALYSIS.PRIMARY = CN()
+    cfg.ANALYSIS.PRIMARY.ARM = ""
+    cfg.ANALYSIS.PRIMARY.REFERENCE = ""
+    cfg.ANALYSIS.PRIMARY.METRIC = "final_transfer"
+    # Transfer at the end: the mean of the last this many probed checkpoints (also the late window).
+    cfg.ANALYSIS.FINAL_CHECKPOINTS = 3
+    # The early window of the late-fall and source-rise tests: fractions of an arm's epochs, ends included.
+    cfg.ANALYSIS.EARLY_WINDOW = [0.25, 0.5]
+    # The late-fall test: "window" (early window minus late window) or "slope" (over SLOPE_WINDOW).
+    cfg.ANALYSIS.LATE_FALL_TEST = "window"
+    cfg.ANALYSIS.SLOPE_WINDOW = [0.5, 1.0]
+    # Level of every test; lines other than the primary are Holm-adjusted over the study's family.
+    cfg.ANALYSIS.ALPHA = 0.05
     return cfg
 
 
@@ -123,7 +153,6 @@ def reference_arm(cfg: CN, arms: List[Arm]) -> str:
 def check_study_config(cfg: CN) -> List[Arm]:
     """Refuse, with one line, arms, seeds and initialisations the study cannot run; returns the arms."""
     arms = study_arms(cfg)
-    reference_arm(cfg, arms)
     seeds = list(cfg.SEEDS)
     if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise UserError(f"SEEDS must be distinct integers of 0 or more, got {seeds}")
@@ -133,4 +162,33 @@ def check_study_config(cfg: CN) -> List[Arm]:
         raise UserError(
             f"DOWNSTREAM.INITS must name arms ({', '.join(names)}) or {RANDOM_INIT}, got {list(cfg.DOWNSTREAM.INITS)}"
         )
+    for key, value in (("THREADS", cfg.THREADS), ("TRANSFER.PROBE_SEED", cfg.TRANSFER.PROBE_SEED)):
+        if not isinstance(value, int) or value < 0:
+            raise UserError(f"{key} must be an integer of 0 or more, got {value!r}")
+    if not isinstance(cfg.TRANSFER.DRAWS, int) or cfg.TRANSFER.DRAWS < 1:
+        raise UserError(f"TRANSFER.DRAWS must be an integer of 1 or more, got {cfg.TRANSFER.DRAWS!r}")
+    check_analysis_config(cfg.ANALYSIS, names, reference_arm(cfg, arms))
     return arms
+
+
+def check_analysis_config(node: CN, names: List[str], reference: str) -> None:
+    """Refuse, with one line, an analysis plan that names no arm or no test the study has."""
+    primary = node.PRIMARY
+    for key, value in (("ARM", primary.ARM), ("REFERENCE", primary.REFERENCE)):
+        if value and value not in names:
+            raise UserError(f"ANALYSIS.PRIMARY.{key} {value!r} is not an arm; arms: {names}")
+    if primary.METRIC not in BETWEEN_ARM_METRICS:
+        raise UserError(f"ANALYSIS.PRIMARY.METRIC must be one of {list(BETWEEN_ARM_METRICS)}, got {primary.METRIC!r}")
+    if primary.ARM and primary.ARM == (primary.REFERENCE or reference):
+        raise UserError(f"ANALYSIS.PRIMARY compares {primary.ARM!r} with itself")
+    if not isinstance(node.FINAL_CHECKPOINTS, int) or node.FINAL_CHECKPOINTS < 1:
+        raise UserError(f"ANALYSIS.FINAL_CHECKPOINTS must be an integer of 1 or more, got {node.FINAL_CHECKPOINTS!r}")
+    for key in ("EARLY_WINDOW", "SLOPE_WINDOW"):
+        window = list(node[key])
+        if len(window) != 2 or not 0 <= window[0] < window[1] <= 1:
+            raise UserError(f"ANALYSIS.{key} must be [from, to] fractions of training with 0 <= from < to <= 1, "
+                            f"got {window}")  # fmt: skip
+    if node.LATE_FALL_TEST not in LATE_FALL_TESTS:
+        raise UserError(f"ANALYSIS.LATE_FALL_TEST must be one of {list(LATE_FALL_TESTS)}, got {node.LATE_FALL_TEST!r}")
+    if not 0 < node.ALPHA < 1:
+        raise UserError(f"ANALYSIS.ALPHA must lie between 0 and 1, got {node.ALPHA}")

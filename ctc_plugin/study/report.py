@@ -1,31 +1,24 @@
-"""A study's report.md and its plots: what ran, how long it took, and every number the steps computed.
+"""A study's report.md: what ran, how long it took, every number the steps computed, and what they show.
 
-Over several seeds each number is shown as mean ± standard deviation, the curves get bands, and
-every comparison of an arm with the reference arm says whether its seed-paired difference
-exceeds the spread across seeds (``summary``). ``results.json`` beside the report holds each
-number by seed. The demo's results (two arms, before arms were named) read the same way.
+Every judged sentence comes from a record of ``findings.study_findings`` (``findings.json`` holds
+the same records): a paired t-test across seeds with its 95% interval and p, Holm-adjusted over the
+study's family unless it is the primary comparison the study declared before its seeds ran.
+``results.json`` beside the report holds each number by seed. The demo's results (two arms, before
+arms were named) read the same way.
 """
 
 import math
 import os
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..analysis.plots import plot_information_plane, plot_temporal_transfer
-from .summary import (
-    arm_curves,
-    by_seed,
-    comparison_line,
-    curves_over_seeds,
-    format_mean_sd,
-    late_fall,
-    mean_sd,
-    paired_difference,
-    source_curves,
-)
+from .findings import study_findings
+from .inference import MIN_SEEDS_TO_JUDGE
+from .judge import METRIC_NAMES, RANDOM, arm_names, reference_name, verdict
+from .plots import PLANE_PLOT, SOURCE_PLOT, TRANSFER_PLOT, per_seed_of, source_over_seeds, write_plots
+from .summary import by_seed, curves_over_seeds, format_mean_sd
 
-TRANSFER_PLOT = "temporal_transfer.png"
-SOURCE_PLOT = "source_accuracy.png"
-PLANE_PLOT = "information_plane.png"
+__all__ = ["build_report", "write_plots"]
+
 RANDOM_NAME = "random initialisation"
 
 
@@ -38,26 +31,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> List[str]:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.2f}"
-    return str(value)
+    return "n/a" if value is None else str(value)
 
 
-def _per_seed(results: Mapping[str, Any]) -> Dict[int, Mapping[str, Any]]:
-    return {int(seed): numbers for seed, numbers in results["per_seed"].items()}
-
-
-def arm_names(results: Mapping[str, Any]) -> List[str]:
-    """The arms in their order (a demo's results.json from before arms were named: its runs)."""
-    if results.get("arms"):
-        return [arm["name"] for arm in results["arms"]]
-    return list(next(iter(results["per_seed"].values()))["runs"])
-
-
-def reference_name(results: Mapping[str, Any]) -> str:
-    return results.get("reference") or arm_names(results)[0]
+def _p(value: Optional[float]) -> str:
+    if value is None:
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _init_name(init: str) -> str:
-    return RANDOM_NAME if init == "random" else f"{init} weights"
+    return RANDOM_NAME if init == RANDOM else f"{init} weights"
+
+
+def _epochs(epochs: Sequence[int]) -> str:
+    return ", ".join(map(str, epochs)) if epochs else "none"
 
 
 def _epoch_table(curves: Dict[str, Dict[int, List[float]]], runs: Sequence[str]) -> List[str]:
@@ -66,121 +54,219 @@ def _epoch_table(curves: Dict[str, Dict[int, List[float]]], runs: Sequence[str])
     return _table(["epoch"] + list(runs), rows)
 
 
-def _mean_curves(curves: Dict[str, Dict[int, List[float]]]):
-    means = {run: [(e, mean_sd(v)[0]) for e, v in sorted(c.items())] for run, c in curves.items()}
-    spread = {run: [(e, mean_sd(v)[1]) for e, v in sorted(c.items()) if len(v) > 1] for run, c in curves.items()}
-    return means, spread
-
-
-def _source_over_seeds(per_seed, names: Sequence[str]) -> Dict[str, Dict[int, List[float]]]:
-    curves: Dict[str, Dict[int, List[float]]] = {}
-    for name in names:
-        for by_epoch in source_curves(per_seed, name).values():
-            for epoch, value in by_epoch.items():
-                curves.setdefault(name, {}).setdefault(epoch, []).append(value)
-    return curves
-
-
-def _stage_boundary(per_seed, names: Sequence[str]):
-    """The IAS -> IRS epoch when every two-stage arm shares one, else None."""
-    first = next(iter(per_seed.values()))["runs"]
-    boundaries = {int(first[n]["epochs"].split("+")[0]) for n in names if int(first[n]["epochs"].split("+")[1]) > 0}
-    return boundaries.pop() if len(boundaries) == 1 else None
-
-
-def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> List[str]:
-    """One row per step: its command (the first seed's; the others differ in paths and ``SEED``) and
-    its seconds for every seed."""
-    rows: Dict[str, Dict[str, Any]] = {}
-    for step in steps:
-        seed_tag, _, name = step["name"].partition("_")
-        row = rows.setdefault(name, {"command": step["command"], "seconds": {}})
-        row["seconds"][int(seed_tag[len("seed") :])] = step["seconds"]
-    header = ["step", "command (first seed)"] + [f"seconds, seed {seed}" for seed in seeds]
-    return _table(
-        header,
-        [
-            [name, f"`{row['command']}`"] + [row["seconds"].get(s, float("nan")) for s in seeds]
-            for name, row in rows.items()
-        ],
+def finding_line(record: Mapping[str, Any], what: str, unit: str = " points") -> str:
+    """One sentence of a judged record: its mean, 95% interval, p (and Holm's), the seeds that agree."""
+    if record["reference"] is None:
+        subject = f"{what}, {record['arm']}"
+    else:
+        first, second = (
+            (_init_name(record["arm"]), _init_name(record["reference"]))
+            if record["metric"] in ("box_ap", "mask_ap", "fgvc_top1")
+            else (record["arm"], record["reference"])
+        )
+        subject = f"{what}, {first} minus {second}"
+    if not record["judged"]:
+        shown = ", ".join(f"{d:+.2f}" for d in record["differences"].values())
+        return f"- {subject}: {shown}{unit} by seed: {verdict(record)}."
+    adjusted = "primary" if record["primary"] else f"Holm-adjusted p {_p(record['p_adjusted'])}"
+    low, high = record["ci"]
+    return (
+        f"- {subject}: {record['mean']:+.2f}{unit}, 95% CI [{low:+.2f}, {high:+.2f}], p {_p(record['p'])} "
+        f"({adjusted}), {record['seeds_agreeing']} of {record['n']} seeds agree: **{verdict(record)}**."
     )
 
 
-def write_plots(results: Mapping[str, Any], folder: str) -> None:
-    """Transfer and source curves (bands: +-sd over seeds) and the information plane (error bars)."""
-    per_seed = _per_seed(results)
-    names = arm_names(results)
-    seeds = len(per_seed)
-    over = f" (mean ± sd over {seeds} seeds)" if seeds > 1 else ""
-    boundary = _stage_boundary(per_seed, names)
-    transfer = curves_over_seeds({s: n["transfer"] for s, n in per_seed.items()}, "top1")
-    means, spread = _mean_curves({name: transfer[name] for name in names if name in transfer})
-    plot_temporal_transfer(
-        means, os.path.join(folder, TRANSFER_PLOT), title="Temporal transferability" + over, boundary=boundary,
-        spread=spread,
-    )  # fmt: skip
-    means, spread = _mean_curves(_source_over_seeds(per_seed, names))
-    plot_temporal_transfer(
-        means, os.path.join(folder, SOURCE_PLOT), title="Source test accuracy" + over, boundary=boundary,
-        spread=spread, ylabel="source top-1 accuracy (%)",
-    )  # fmt: skip
-    rows = {s: n["mi"] for s, n in per_seed.items()}
-    if not any(rows.values()):
-        return
-    xt, ty = curves_over_seeds(rows, "I_XT"), curves_over_seeds(rows, "I_TY")
-    plane = {run: [(e, mean_sd(v)[0], mean_sd(ty[run][e])[0]) for e, v in sorted(c.items())] for run, c in xt.items()}
-    plane_spread = {
-        run: [(e, mean_sd(v)[1], mean_sd(ty[run][e])[1]) for e, v in sorted(c.items()) if len(v) > 1]
-        for run, c in xt.items()
+def _records(findings: Mapping[str, Any], metric: str, **match: Any) -> List[Mapping[str, Any]]:
+    return [r for r in findings["findings"] if r["metric"] == metric and all(r.get(k) == v for k, v in match.items())]
+
+
+def plan_section(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]:
+    """What the study tests and how: pre-registered or post hoc, the primary, the windows, the family."""
+    plan = findings["plan"]
+    seeds = findings["seeds"]
+    out = ["## Analysis plan", ""]
+    if findings["post_hoc"]:
+        out += [
+            "**Post hoc.** These data were seen before this analysis: its windows are the runner's defaults "
+            "(chosen by a rule, not by looking at the curves) and every line is exploratory. Nothing here is "
+            "confirmed; a study that declares its primary comparison before its seeds run can confirm it.",
+            "",
+        ]
+    else:
+        out += ["**Pre-registered**: the study's config declared this plan before its first seed ran.", ""]
+    primary = (
+        f"{plan['primary_arm']} minus {plan['primary_reference'] or findings['reference']} on "
+        f"{plan['primary_metric']}, judged at {plan['alpha']:g} on its own"
+        if plan["primary_arm"] and not findings["post_hoc"]
+        else "none (every judged line is exploratory)"
+    )
+    early = plan["early_window"]
+    fall_test = (
+        f"the mean transfer of the early window ({early[0]:.0%} to {early[1]:.0%} of training) minus that of the "
+        "late window"
+        if plan["late_fall_test"] == "window"
+        else "minus the least-squares slope of the transfer over the slope window "
+        f"({plan['slope_window'][0]:.0%} to {plan['slope_window'][1]:.0%} of training), in points per 10 epochs"
+    )
+    out += [
+        f"- Primary comparison: {primary}.",
+        f"- Transfer at the end (`final_transfer`): the mean of the last {plan['final_checkpoints']} probed "
+        "checkpoints of each seed (the late window).",
+        f"- Late fall (`late_fall`, positive: a fall): {fall_test}. No peak is picked on the curves it judges.",
+        "- Rise of the source top-1 (`source_rise`): its mean over the late window minus over the early window, "
+        "from the evaluations inside each.",
+        f"- Each judged line is a paired t-test across seeds (95% t-interval, two-sided p). The other "
+        f"{findings['family_size']} judged lines are exploratory: their p-values are Holm-adjusted over that family, "
+        f"and a line is called larger or smaller only when its interval excludes 0 and its adjusted p is below "
+        f"{plan['alpha']:g}. With fewer than {MIN_SEEDS_TO_JUDGE} seeds the differences are shown and nothing is "
+        "judged.",
+        "",
+    ]
+    rows = [
+        (name, _epochs(w["early"]), _epochs(w["late"]), _epochs(w["slope"]))
+        for name, w in findings["windows"].items()
+        if name in names
+    ]
+    out += ["The windows, as epochs of each arm's probed checkpoints:", ""]
+    out += _table(["arm", "early window", "late window (transfer at the end)", "slope window"], rows)
+    unevaluated = {
+        name: w["source_missing"] for name, w in findings["windows"].items() if name in names and w["source_missing"]
     }
-    plot_information_plane(
-        plane, os.path.join(folder, PLANE_PLOT), title="Information plane" + over, spread=plane_spread
+    if unevaluated:
+        missing = "; ".join(f"{name}: {_epochs(epochs)}" for name, epochs in unevaluated.items())
+        out += [
+            "The source test set was not evaluated at every probed checkpoint (missing: "
+            f"{missing}): the source rise uses the evaluations that fall inside each window.",
+            "",
+        ]
+    if len(seeds) < MIN_SEEDS_TO_JUDGE:
+        out += [f"{len(seeds)} seed{'s' * (len(seeds) > 1)}: no line below is judged.", ""]
+    return out
+
+
+def findings_section(findings: Mapping[str, Any]) -> List[str]:
+    """The primary line first, then every exploratory line in one table."""
+    out = ["## Findings", ""]
+    primary = [r for r in findings["findings"] if r["primary"]]
+    if primary:
+        out += ["Primary:", "", finding_line(primary[0], METRIC_NAMES[primary[0]["metric"]]), ""]
+    rows = []
+    for r in findings["findings"]:
+        if r["primary"]:
+            continue
+        ci = "n/a" if r["ci"] is None else f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]"
+        other = "" if r["reference"] is None else r["reference"]
+        rows.append(
+            (r["metric"], r["arm"], other or "(within the arm)", r["n"], f"{r['mean']:+.2f}", ci, _p(r["p"]),
+             _p(r["p_adjusted"]), f"{r['seeds_agreeing']}/{r['n']}", verdict(r))
+        )  # fmt: skip
+    if rows:
+        out += ["Exploratory (every other judged line; `findings.json` holds each with its seeds):", ""]
+        header = ["metric", "arm", "minus", "seeds", "mean", "95% CI", "p", "Holm p", "seeds agreeing", "verdict"]
+        out += _table(header, rows)
+    shown = [r for r in findings["findings"] if r["significant"]]
+    if shown:
+        out += ["What holds: " + "; ".join(_short(r) for r in shown) + ".", ""]
+    elif any(r["judged"] for r in findings["findings"]):
+        out += ["No judged line shows a difference at this study's level.", ""]
+    return out
+
+
+def _short(record: Mapping[str, Any]) -> str:
+    what = METRIC_NAMES[record["metric"]]
+    other = "" if record["reference"] is None else f" minus {record['reference']}"
+    return f"{what}, {record['arm']}{other} {record['mean']:+.2f} [{record['ci'][0]:+.2f}, {record['ci'][1]:+.2f}]"
+
+
+def noise_lines(findings: Mapping[str, Any]) -> List[str]:
+    """The probe's, the seeds' and the checkpoints' noise, and what "best" transfer is worth."""
+    noise = findings["noise"]
+
+    def points(value: Optional[float]) -> str:
+        return "n/a" if value is None else f"{value:.2f} points"
+
+    draws = noise["probe_draws"]
+    if noise["probe"] is None:
+        probe = (
+            "Probe noise cannot be told apart from training noise here: one probe per checkpoint"
+            + ("" if noise["probe_seed"] is not None else ", its sample drawn from the training seed")
+            + "."
+        )
+    else:
+        probe = (
+            f"Probe noise (between the {max(draws)} draws of one checkpoint, each its own probe sample and "
+            f"initialisation, probe seed {noise['probe_seed']}): {points(noise['probe'])}; the mean of the draws, "
+            f"which is the checkpoint's number, {points(noise['probe'] / math.sqrt(max(draws)))}."
+        )
+    return [
+        f"Noise of the transfer numbers. {probe} Seed noise (between training seeds at one checkpoint): "
+        f"{points(noise['seed'])}. Checkpoint noise (one seed's curve around its arm's mean curve and its own "
+        f"offset, second half of training): {points(noise['checkpoint'])}.",
+        "",
+    ]
+
+
+def best_transfer_lines(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]:
+    """Best transfer, described only: the maximum of noisy checkpoints, beside what a flat curve would give."""
+    flat = findings["noise"]["flat_best_minus_final"]
+    rows = [
+        (name, _cell(b["best"]), _cell(b["final"]), _cell(b["best_minus_final"]))
+        for name, b in findings["best_transfer"].items()
+        if name in names
+    ]
+    flat_text = (
+        f"A flat curve with this study's checkpoint noise would show a best minus final of about {flat:+.2f} points "
+        f"(the expected maximum of {findings['noise']['probed_checkpoints']} noisy checkpoints)"
+        if flat is not None
+        else "With one seed the checkpoint noise, and so what a flat curve would show, is not measured"
     )
+    return [
+        "Best transfer, described only (each seed's best checkpoint is chosen on the curve it is read from, so it "
+        f"is biased up and never judged). {flat_text}.",
+        "",
+    ] + _table(["arm", "best transfer (%)", "transfer at the end (%)", "best minus end (points)"], rows)
 
 
-def _downstream(per_seed, section: str, metrics: Sequence[str], inits: Sequence[str], names: Mapping[str, str],
-                reference: str) -> List[str]:  # fmt: skip
+def _downstream(findings, per_seed, section: str, metrics: Mapping[str, str], inits: Sequence[str]) -> List[str]:
+    keys = {"bbox/AP": "box_ap", "segm/AP": "mask_ap", "top1": "fgvc_top1"}
     rows = [
         [_init_name(init)] + [format_mean_sd(by_seed(per_seed, section, init, m).values()) for m in metrics]
         for init in inits
     ]
-    lines = _table(["initialisation"] + [names[m] for m in metrics], rows)
-    arms = [init for init in inits if init != "random"]
-    pairs = [(arm, reference) for arm in arms if arm != reference and reference in arms]
-    pairs += [(arm, "random") for arm in arms if "random" in inits]
-    for metric in metrics:
-        for a, b in pairs:
-            difference = paired_difference(by_seed(per_seed, section, a, metric), by_seed(per_seed, section, b, metric))
-            lines.append(comparison_line(names[metric], _init_name(a), _init_name(b), difference, " points"))
+    lines = _table(["initialisation"] + list(metrics.values()), rows)
+    for key, name in metrics.items():
+        for record in _records(findings, keys.get(key, "")):
+            lines.append(finding_line(record, name))
     return lines + [""]
 
 
 def build_report(results: Dict[str, Any]) -> str:
     """The markdown of the report; ``results`` is what the study collected (``results.json``)."""
-    per_seed = _per_seed(results)
+    findings = study_findings(results)
+    per_seed = per_seed_of(results)
     seeds = sorted(per_seed)
     first = per_seed[seeds[0]]
     names = arm_names(results)
     reference = reference_name(results)
-    others = [name for name in names if name != reference]
-    several = len(seeds) > 1
+    threads = f" {results['threads']} thread(s) per step." if results.get("threads") else ""
     out = ["# ctc_plugin study report", ""]
     out += [
         f"Config: `{results['config']}`. Commit `{results['commit']}`, {results['date']}. Machine: "
-        f"{results['machine']}. Seeds: {', '.join(map(str, seeds))}. Arms: {', '.join(names)} (reference: "
+        f"{results['machine']}.{threads} Seeds: {', '.join(map(str, seeds))}. Arms: {', '.join(names)} (reference: "
         f"{reference}). Time on this machine: {results['total_seconds']:.0f} s, the steps' own time summed over "
         "every invocation of the study.",
         "",
     ]
     if results.get("report_commit", results["commit"]) != results["commit"]:
         out += [f"This report was rebuilt from `results.json` at commit `{results['report_commit']}`.", ""]
-    if several:
+    if len(seeds) > 1:
         out += [
             f"Every number is the mean ± standard deviation over the {len(seeds)} seeds; `results.json` holds each "
-            "seed's. A difference between two arms is taken seed by seed, and called larger than the spread "
-            "across seeds when its mean exceeds the standard deviation of those paired differences.",
+            "seed's, `findings.json` every judged line.",
             "",
         ]
+    out += plan_section(findings, names)
+    out += findings_section(findings)
 
     out += ["## Arms", ""]
     settings = results.get("pretrain_settings", "")
@@ -195,7 +281,11 @@ def build_report(results: Dict[str, Any]) -> str:
     )  # fmt: skip
 
     out += ["## What ran", ""]
-    out += _steps_table(results["steps"], seeds)
+    out += [
+        "Commands are written relative to the study's folder (`OUTPUT_DIR`); packaged configs by their name.",
+        "",
+    ]
+    out += _steps_table(results["steps"], seeds, _study_root(per_seed))
 
     out += ["## Pretraining (source task)", ""]
     rows = []
@@ -205,27 +295,33 @@ def build_report(results: Dict[str, Any]) -> str:
         seconds = by_seed(per_seed, "runs", name, "seconds").values()
         rows.append((name, format_mean_sd(top1), format_mean_sd(loss, 4), format_mean_sd(seconds, 0)))
     out += _table(["arm", "final test top-1 (%)", "last logged training loss", "seconds"], rows)
-    for name in others:
-        difference = paired_difference(
-            by_seed(per_seed, "runs", name, "final_top1"), by_seed(per_seed, "runs", reference, "final_top1")
-        )
-        out.append(comparison_line("Final source test top-1", name, reference, difference, " points"))
-    source = _source_over_seeds(per_seed, names)
-    out += ["", "Source test top-1 (%) per evaluated epoch:", ""] + _epoch_table(source, names)
+    out += [finding_line(r, "Final source test top-1") for r in _records(findings, "final_source")]
+    out += [
+        finding_line(r, "Rise of the source top-1, late minus early window") for r in _records(findings, "source_rise")
+    ]
+    out += ["", "Source test top-1 (%) per evaluated epoch:", ""] + _epoch_table(
+        source_over_seeds(per_seed, names), names
+    )
     out += [f"![source accuracy]({SOURCE_PLOT})", ""]
 
     out += ["## Temporal transferability", ""]
     if first["transfer"]:
-        target = first["transfer"][0].get("target", "")
+        row = first["transfer"][0]
+        draws = row.get("draws", 1)
         out += [
-            f"A linear probe on frozen features of `{target}` for every measured epoch's checkpoint (backbone in "
-            "eval mode).",
+            f"A linear probe on frozen features of `{row.get('target', '')}` for every probed checkpoint (backbone in "
+            f"eval mode), trained on {row.get('train_images', 'n/a')} and tested on {row.get('test_images', 'n/a')} "
+            f"images; {draws} probe draw{'s' * (draws > 1)} per checkpoint"
+            + (f", probe seed {row['probe_seed']} for every training seed." if "probe_seed" in row else "."),
             "",
         ]
         curves = curves_over_seeds({s: n["transfer"] for s, n in per_seed.items()}, "top1")
         out += ["Target test top-1 (%) per epoch:", ""] + _epoch_table(curves, names)
         out += [f"![temporal transferability]({TRANSFER_PLOT})", ""]
-        out += transfer_findings(per_seed, names, reference)
+        out += noise_lines(findings)
+        out += [finding_line(r, "Transfer at the end") for r in _records(findings, "final_transfer")]
+        out += [finding_line(r, "Late fall of the transfer") for r in _records(findings, "late_fall")]
+        out += [""] + best_transfer_lines(findings, names)
 
     mi_rows = {s: n["mi"] for s, n in per_seed.items()}
     if any(mi_rows.values()):
@@ -237,73 +333,107 @@ def build_report(results: Dict[str, Any]) -> str:
         out += _table(["arm", "epoch", "I(X;T) (nats)", "I(T;Y) (nats)"], rows)
         out += [f"![information plane]({PLANE_PLOT})", ""]
 
-    conversions = {}
-    for seed in seeds:
-        for network, targets in per_seed[seed]["conversion"].items():
-            for target, figures in targets.items():
-                outputs, worst = conversions.get((network, target), (sorted(figures), 0.0))
-                conversions[(network, target)] = (outputs, max([worst, *figures.values()]))
-
-    def in_arm_order(item):  # results.json keeps its keys sorted; the report keeps the study's order
-        (network, target), _ = item
-        return (names.index(network) if network in names else len(names), network, target)
-
-    if conversions:
-        out += ["## Conversion of the pretrained networks", ""]
-        out += [
-            "Largest relative difference between the source network and the converted one on the same input, over "
-            "the compared outputs and the seeds:",
-            "",
-        ]
-        out += _table(
-            ["network", "target", "outputs", "max relative difference"],
-            [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in sorted(conversions.items(), key=in_arm_order)],
-        )
+    out += _conversion_section(per_seed, names)
 
     inits = results["inits"]
     if any(n["detection"] for n in per_seed.values()):
         out += ["## Detectron2: Mask R-CNN FPN", ""]
         out += [results["detection_note"] + " Every initialisation trains with the same recipe and seed.", ""]
-        names_ap = {"bbox/AP": "box AP", "segm/AP": "mask AP"}
-        out += _downstream(per_seed, "detection", list(names_ap), inits, names_ap, reference)
+        out += _downstream(findings, per_seed, "detection", {"bbox/AP": "box AP", "segm/AP": "mask AP"}, inits)
     if any(n["fgvc"] for n in per_seed.values()):
         out += ["## timm: fine-grained fine-tuning", ""]
         note = results["fgvc_note"] + " Every initialisation trains with the same recipe and seed."
         classes = [r.get("num_classes", 0) for s in seeds for r in per_seed[s]["fgvc"].values()]
-        metrics = ["top1", "top5"]
+        metrics = {"top1": "test top-1 (%)", "top5": "test top-5 (%)"}
         if classes and 0 < min(classes) <= 5:  # top-5 of five classes or fewer is 100% by construction
-            metrics = ["top1"]
+            metrics = {"top1": "test top-1 (%)"}
             note += f" Top-5 is not shown: with {min(classes)} classes it is 100% whatever the network."
         out += [note, ""]
-        metric_names = {"top1": "test top-1 (%)", "top5": "test top-5 (%)"}
-        out += _downstream(per_seed, "fgvc", metrics, inits, metric_names, reference)
+        out += _downstream(findings, per_seed, "fgvc", metrics, inits)
 
     out += ["## What this run can and cannot show", ""]
-    out += [caveats(per_seed, names), ""]
+    out += [caveats(per_seed, names, findings), ""]
     return "\n".join(out)
 
 
-def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str]) -> str:
-    """What the run's scale allows one to conclude, from its own sizes."""
+def _conversion_section(per_seed, names: Sequence[str]) -> List[str]:
+    conversions = {}
+    for seed in sorted(per_seed):
+        for network, targets in per_seed[seed]["conversion"].items():
+            for target, figures in targets.items():
+                outputs, worst = conversions.get((network, target), (sorted(figures), 0.0))
+                conversions[(network, target)] = (outputs, max([worst, *figures.values()]))
+    if not conversions:
+        return []
+
+    def in_arm_order(item):  # results.json keeps its keys sorted; the report keeps the study's order
+        (network, target), _ = item
+        return (names.index(network) if network in names else len(names), network, target)
+
+    out = ["## Conversion of the pretrained networks", ""]
+    out += [
+        "Largest relative difference between the source network and the converted one on the same input, over "
+        "the compared outputs and the seeds:",
+        "",
+    ]
+    return out + _table(
+        ["network", "target", "outputs", "max relative difference"],
+        [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in sorted(conversions.items(), key=in_arm_order)],
+    )
+
+
+def _study_root(per_seed: Mapping[int, Mapping[str, Any]]) -> str:
+    """The folder an older study ran in, from its runs' absolute paths ("" when they are relative)."""
+    for numbers in per_seed.values():
+        for run in numbers["runs"].values():
+            path = str(run.get("output_dir", ""))
+            if os.path.isabs(path) and f"{os.sep}seed_" in path:
+                return path.rsplit(f"{os.sep}seed_", 1)[0] + os.sep
+    return ""
+
+
+def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int], root: str = "") -> List[str]:
+    """One row per step: its command (the first seed's; the others differ in paths and ``SEED``) and
+    its seconds for every seed. ``root``: an older study's folder, shown as relative paths."""
+    rows: Dict[str, Dict[str, Any]] = {}
+    for step in steps:
+        seed_tag, _, name = step["name"].partition("_")
+        command = step["command"].replace(root, "") if root else step["command"]
+        row = rows.setdefault(name, {"command": command, "seconds": {}})
+        row["seconds"][int(seed_tag[len("seed") :])] = step["seconds"]
+    header = ["step", "command (first seed)"] + [f"seconds, seed {seed}" for seed in seeds]
+    return _table(
+        header,
+        [
+            [name, f"`{row['command']}`"] + [row["seconds"].get(s, float("nan")) for s in seeds]
+            for name, row in rows.items()
+        ],
+    )
+
+
+def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str], findings: Mapping[str, Any]) -> str:
+    """What the run's scale and design allow one to conclude, from its own sizes."""
     seeds = sorted(per_seed)
     first = per_seed[seeds[0]]
     run = first["runs"][names[-1]]
     depth, stem = run["model"]
-    if len(seeds) > 1:
+    if len(seeds) >= MIN_SEEDS_TO_JUDGE:
         judged = (
-            f"{len(seeds)} seeds ({', '.join(map(str, seeds))}). The comparison lines above say, for each "
-            "difference, whether it exceeds its own spread across seeds; one within it is no evidence either way."
+            f"{len(seeds)} seeds ({', '.join(map(str, seeds))}). A line that shows no difference is no evidence "
+            "that there is none: its interval says how large a difference these seeds cannot rule out."
         )
+        if findings["post_hoc"]:
+            judged += " The analysis is post hoc, so every finding is exploratory and needs a confirmatory study."
     else:
-        judged = "One seed, so no difference above can be judged against a spread across seeds."
+        judged = f"{len(seeds)} seed{'s' * (len(seeds) > 1)}, so no difference above is judged."
     sizes = sorted({(r["total_epochs"], r["images"]) for r in first["runs"].values()})
     scale = "; ".join(f"{epochs} epochs on {images} training images" for epochs, images in sizes)
     text = (
         f"{judged} The network is a ResNet-{depth} ({stem} stem) on {run['input_size']}x{run['input_size']} "
         f"inputs, {scale}. The appendix's Figures 1-3 (CIFAR-100 to STL-10, ResNet-18, 300 epochs) show the "
         "baseline's transfer accuracy flattening or falling late in training while its source accuracy keeps "
-        "rising, and CTC's second stage lifting it again; the late-fall lines above say, from this run's own "
-        "curves, whether that regime was reached here."
+        "rising, and CTC's second stage lifting it again; the late-fall lines above test, on pre-set windows of "
+        "this run's own curves, whether that regime was reached here."
     )
     downstream = []  # only the runs that ran
     if any(first["detection"].values()):
@@ -315,62 +445,3 @@ def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str]) -> 
         runs = " and ".join(downstream)
         text += f" {runs[0].upper()}{runs[1:]}, so their scores compare the initialisations at that scale only."
     return text
-
-
-def transfer_findings(per_seed, names: Sequence[str], reference: str) -> List[str]:
-    """Sentences computed from the transfer curves (no number is typed in)."""
-    lines = []
-    falls = {}
-    for name in names:
-        test_images = max((int(r.get("test_images") or 0) for n in per_seed.values() for r in n["transfer"]), default=0)
-        fall = falls[name] = late_fall(arm_curves(per_seed, name), source_curves(per_seed, name), test_images)
-        if not fall["seeds"]:
-            continue
-        n = len(fall["seeds"])
-        drop = fall["fall"]
-        verdict = (
-            "no spread to judge it by (one seed)"
-            if drop["exceeds_spread"] is None
-            else ("a late fall larger than the spread across seeds and the probe's own error "
-                  f"({fall['probe_error']:.2f})" if fall["falls"] else "no late fall beyond the spread across seeds "
-                  f"and the probe's own error ({fall['probe_error']:.2f})")
-        )  # fmt: skip
-        spread = "" if math.isnan(drop["sd"]) else f" ± {drop['sd']:.2f}"
-        rise = "not evaluated after the peak"
-        if fall["source_rise"]:
-            sd = fall["source_rise_sd"]
-            rise = f"{fall['source_rise_mean']:+.2f}{'' if math.isnan(sd) else f' ± {sd:.2f}'} points after the peak"
-        lines.append(
-            f"- {name}: mean transfer peaks at epoch {fall['peak_epoch']} ({fall['peak_mean']:.2f}%) and ends at "
-            f"{fall['last_mean']:.2f}% at epoch {fall['last_epoch']}; peak minus last, seed by seed: "
-            f"{drop['mean']:+.2f}{spread} points over {n} seed{'s' * (n > 1)}: {verdict}. Source top-1 {rise}."
-        )
-    lines.append("")
-    rows = []
-    for name in names:
-        fall = falls[name]
-        if fall["seeds"]:
-            best_minus_final = format_mean_sd(fall["best_minus_final"].values())
-            rows.append(
-                (name, best_minus_final, "yes" if fall["falls"] else "no", "yes" if fall["source_rises"] else "no")
-            )
-    lines += _table(
-        ["arm", "best minus final transfer, each seed's own best (points)",
-         "late fall beyond the spread and the probe's error", "source top-1 rises after the peak"],
-        rows,
-    )  # fmt: skip
-    for name in names:
-        if name == reference or not falls[name]["seeds"] or not falls[reference]["seeds"]:
-            continue
-        mine, theirs = arm_curves(per_seed, name), arm_curves(per_seed, reference)
-        final = {s: c[max(c)] for s, c in mine.items() if c}, {s: c[max(c)] for s, c in theirs.items() if c}
-        best = {s: max(c.values()) for s, c in mine.items() if c}, {s: max(c.values()) for s, c in theirs.items() if c}
-        lines.append(comparison_line("Final transfer accuracy", name, reference, paired_difference(*final), " points"))
-        lines.append(comparison_line("Best transfer accuracy", name, reference, paired_difference(*best), " points"))
-        lines.append(
-            comparison_line(
-                "Best minus final transfer", name, reference,
-                paired_difference(falls[name]["best_minus_final"], falls[reference]["best_minus_final"]), " points",
-            )
-        )  # fmt: skip
-    return lines + [""]

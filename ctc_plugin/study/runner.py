@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import replace
 from typing import Any, Dict, List
 
 import yaml
@@ -26,11 +27,15 @@ from ..utils.errors import UserError
 from ..utils.io import atomic_write_json, atomic_write_text
 from .config import RANDOM_INIT, Arm, check_study_config, get_study_cfg, reference_arm
 from .datasets import write_fashion_cub, write_shapes_coco
+from .endpoints import AnalysisPlan
+from .findings import write_findings
 from .report import build_report, write_plots
 from .steps import StepRunner
 
 logger = logging.getLogger(__name__)
 RESULTS = "results.json"
+# What a study's provenance records of each pretraining and fine-tuning run's own results.json.
+_RUN_PROVENANCE = "provenance"
 
 
 def read_json(path: str) -> Any:
@@ -38,7 +43,7 @@ def read_json(path: str) -> Any:
         return json.load(f)
 
 
-def pretrain_summary(output_dir: str, arm: Arm, seconds: float) -> Dict[str, Any]:
+def pretrain_summary(output_dir: str, arm: Arm, seconds: float, study_dir: str) -> Dict[str, Any]:
     """Per-epoch source test top-1 (metrics.json), the schedule (config.yaml) and results.json of a run."""
     with open(os.path.join(output_dir, "metrics.json")) as f:
         rows = [json.loads(line) for line in f]
@@ -55,12 +60,13 @@ def pretrain_summary(output_dir: str, arm: Arm, seconds: float) -> Dict[str, Any
         "irs_epochs": cfg.SOLVER.IRS_EPOCHS,
         "config": arm.config,
         "opts": list(arm.opts),
-        "output_dir": output_dir,
+        "output_dir": os.path.relpath(output_dir, study_dir),
         "epochs": f"{cfg.SOLVER.IAS_EPOCHS} + {cfg.SOLVER.IRS_EPOCHS}",
         "final_top1": results.get("top1", float("nan")),
         "final_loss": loss[-1] if loss else float("nan"),
         "top1_per_epoch": top1,
         "seconds": seconds,
+        "provenance": results.get(_RUN_PROVENANCE, {}),
     }
 
 
@@ -130,15 +136,17 @@ def run_seed(cfg, arms: List[Arm], steps: StepRunner, out: str, seed: int, datas
         name = f"{tag}_pretrain_{arm.name}"
         steps.tool(name, "pretrain", "--resume", "--config-file", config_path(arm.config), "OUTPUT_DIR", run_dir,
                    *root, *cfg.PRETRAIN.OPTS, *arm.opts, "SEED", seed)  # fmt: skip
-        runs[arm.name] = pretrain_summary(run_dir, arm, steps.seconds_of(name))
-    run_flags = [flag for name in runs for flag in ("--run", runs[name]["output_dir"], "--label", name)]
-    steps.tool(f"{tag}_temporal_transfer", "temporal_transfer", *run_flags, "--format", "json", "--seed", seed,
-               "--resume", "--output-dir", os.path.join(here, "temporal_transfer"), *cfg.TRANSFER.ARGS)  # fmt: skip
+        runs[arm.name] = pretrain_summary(run_dir, arm, steps.seconds_of(name), out)
+    run_flags = [f for name in runs for f in ("--run", os.path.join(out, runs[name]["output_dir"]), "--label", name)]
+    # One probe seed for every training seed: probe noise and training noise stay apart.
+    steps.tool(f"{tag}_temporal_transfer", "temporal_transfer", *run_flags, "--format", "json", "--seed",
+               cfg.TRANSFER.PROBE_SEED, "--draws", cfg.TRANSFER.DRAWS, "--resume", "--output-dir",
+               os.path.join(here, "temporal_transfer"), *cfg.TRANSFER.ARGS)  # fmt: skip
     mi: List[Dict[str, Any]] = []
     if cfg.MI.ENABLED:
         steps.tool(f"{tag}_information_plane", "estimate_mi", *run_flags, "--format", "json", "--seed", seed,
                    "--resume", "--output-dir", os.path.join(here, "mutual_information"), *cfg.MI.ARGS)  # fmt: skip
-        mi = read_json(os.path.join(here, "mutual_information", "mutual_information.json"))
+        mi = relative_rows(read_json(os.path.join(here, "mutual_information", "mutual_information.json")), out)
 
     targets = [t for t, on in (("detectron2", cfg.DOWNSTREAM.DETECTION), ("timm", cfg.DOWNSTREAM.FGVC)) if on]
     weights: Dict[str, Dict[str, str]] = {}
@@ -146,7 +154,7 @@ def run_seed(cfg, arms: List[Arm], steps: StepRunner, out: str, seed: int, datas
     for name in runs:
         if name not in cfg.DOWNSTREAM.INITS or not targets:
             continue
-        source = os.path.join(runs[name]["output_dir"], "model_final.pth")
+        source = os.path.join(out, runs[name]["output_dir"], "model_final.pth")
         weights[name], conversion[name] = {}, {}
         for target in targets:
             path = os.path.join(here, "weights", f"{name}_{target}.{'pkl' if target == 'detectron2' else 'pth'}")
@@ -184,17 +192,53 @@ def run_seed(cfg, arms: List[Arm], steps: StepRunner, out: str, seed: int, datas
             fgvc[init] = {
                 k: v
                 for k, v in read_json(os.path.join(fgvc_dir, "results.json")).items()
-                if k in ("top1", "top5", "epoch", "num_images", "num_classes")
+                if k in ("top1", "top5", "epoch", "num_images", "num_classes", _RUN_PROVENANCE)
             }
     return {
         "runs": runs,
-        "transfer": read_json(os.path.join(here, "temporal_transfer", "temporal_transfer.json")),
+        "transfer": relative_rows(read_json(os.path.join(here, "temporal_transfer", "temporal_transfer.json")), out),
         "mi": mi,
         "conversion": conversion,
         "detection": detection,
         "fgvc": fgvc,
         "detection_iters": detection_iters,
     }
+
+
+def relative_rows(rows: List[Dict[str, Any]], out: str) -> List[Dict[str, Any]]:
+    """An analysis table's rows with their checkpoint paths relative to the study's folder."""
+    for row in rows:
+        if os.path.isabs(str(row.get("checkpoint", ""))):
+            row["checkpoint"] = os.path.relpath(row["checkpoint"], out)
+    return rows
+
+
+def recorded_plan(cfg, out: str) -> AnalysisPlan:
+    """The analysis plan of the study in ``out``: the config's, fixed when its first seed ran.
+
+    A plan is pre-registered only when it was in the config before any seed ran; a study that
+    continues results from before plans were recorded is analysed post hoc.
+
+    Raises:
+        UserError: the config's plan differs from the one the study recorded.
+    """
+    plan = AnalysisPlan.from_config(cfg.ANALYSIS)
+    path = os.path.join(out, RESULTS)
+    if not os.path.exists(path):
+        return plan
+    try:
+        previous = read_json(path)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+    if not previous.get("analysis"):
+        return replace(plan, registered=not previous.get("seeds"))
+    recorded = AnalysisPlan.from_dict(previous["analysis"])
+    if replace(recorded, registered=True) != plan:
+        raise UserError(
+            f"ANALYSIS differs from the plan this study recorded before its seeds ran ({recorded.to_dict()}); "
+            "a pre-registered plan cannot change: use a new OUTPUT_DIR for another analysis"
+        )
+    return recorded
 
 
 def run_study(config_file: str, opts: List[str], commands: Dict[str, str]) -> Dict[str, Any]:
@@ -206,7 +250,9 @@ def run_study(config_file: str, opts: List[str], commands: Dict[str, str]) -> Di
     cfg = merge_config(get_study_cfg(), config_path(config_file), opts)
     arms = check_study_config(cfg)
     out = os.path.abspath(cfg.OUTPUT_DIR)
-    steps = StepRunner(out, commands)
+    plan = recorded_plan(cfg, out)
+    threads = cfg.THREADS or os.cpu_count() or 1
+    steps = StepRunner(out, commands, threads)
     datasets = prepare_datasets(cfg, out)
     results = {
         "config": config_file,
@@ -214,6 +260,8 @@ def run_study(config_file: str, opts: List[str], commands: Dict[str, str]) -> Di
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),
+        "threads": threads,
+        "analysis": plan.to_dict(),
         "seeds": [],
         "arms": [{"name": a.name, "config": a.config, "opts": list(a.opts)} for a in arms],
         "reference": reference_arm(cfg, arms),
@@ -233,13 +281,15 @@ def run_study(config_file: str, opts: List[str], commands: Dict[str, str]) -> Di
     for seed in results["seeds"]:
         for name, summary in results["per_seed"][seed]["runs"].items():
             logger.info("seed %d %s checkpoints: %s (model_epoch_XXXX.pth, model_final.pth)", seed, name,
-                        summary["output_dir"])  # fmt: skip
+                        os.path.join(out, summary["output_dir"]))  # fmt: skip
     logger.info("done: %.0f s of steps on this machine. Report: %s", steps.seconds, os.path.join(out, "report.md"))
     return results
 
 
 def write_report(results: Dict[str, Any], out: str) -> None:
+    """The plots, findings.json (every judged line) and report.md of ``results``."""
     write_plots(results, out)
+    write_findings(results, out)
     atomic_write_text(os.path.join(out, "report.md"), build_report(results))
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from ..model_zoo import config_name
 from ..utils.errors import UserError
 from ..utils.io import atomic_write_json
 
@@ -31,14 +32,20 @@ LEDGER = "steps.json"
 class StepRunner:
     """Runs the study's tools (``python -m ctc_plugin.cli.<tool>``) and remembers which finished.
 
+    Commands are shown, and recorded in the ledger, with the study's own paths relative to
+    ``output_dir``: a study folder can be moved and continued, and its commands read the same on
+    every machine.
+
     Args:
         output_dir: the study's folder; logs go to ``logs/<step>.log``, the ledger to ``steps.json``.
         commands: ``ctc_plugin.cli`` module -> the console script's name, shown in the commands.
+        threads: torch, OpenMP and MKL threads of every step (0: the tools' own default).
     """
 
-    def __init__(self, output_dir: str, commands: Dict[str, str]) -> None:
+    def __init__(self, output_dir: str, commands: Dict[str, str], threads: int = 0) -> None:
         self.output_dir = output_dir
         self.commands = commands
+        self.threads = threads
         self.ledger_path = os.path.join(output_dir, LEDGER)
         os.makedirs(os.path.join(output_dir, "logs"), exist_ok=True)
         self.steps: List[Dict[str, Any]] = _read_ledger(self.ledger_path)
@@ -59,7 +66,7 @@ class StepRunner:
         Raises:
             UserError: the tool exited with a non-zero status (its log is named).
         """
-        shown = " ".join(shlex.quote(str(a)) for a in [self.commands[tool], *args])
+        shown = " ".join(shlex.quote(self.relative(a)) for a in [self.commands[tool], *args])
         done = self._by_name.get(name)
         if done is not None and done["command"] == shown and done.get("finished", True):
             logger.info("%s: done before (%.0f s), skipped", name, done["seconds"])
@@ -68,6 +75,8 @@ class StepRunner:
         log_path = os.path.join(self.output_dir, "logs", f"{name}.log")
         command = [sys.executable, "-m", f"ctc_plugin.cli.{tool}", *map(str, args)]
         environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        if self.threads:
+            environment.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
         start = time.perf_counter()
         with open(log_path, "a") as log:
             process = subprocess.Popen(
@@ -88,6 +97,13 @@ class StepRunner:
         if status != 0:
             raise UserError(f"step {name} failed (exit {status}); its output is in {log_path}")
         logger.info("%s: done in %.0f s", name, self._by_name[name]["last_seconds"])
+
+    def relative(self, value: Any) -> str:
+        """``value`` as shown: a path inside the study's folder relative to it, a packaged config by its name."""
+        text = config_name(str(value))
+        if os.path.isabs(text) and os.path.commonpath([text, self.output_dir]) == self.output_dir:
+            return os.path.relpath(text, self.output_dir)
+        return text
 
     def _record(self, name: str, command: str, seconds: float, finished: bool) -> None:
         step = self._by_name.get(name)

@@ -1,0 +1,182 @@
+"""Every judged line of a study, computed from its ``results.json`` alone: ``judge(results)``.
+
+Each line is a paired t-test across seeds (``inference.paired_test``) of one endpoint
+(``endpoints``): an arm against the reference arm (or a downstream run against a random
+initialisation), or within one arm (its late fall, its source accuracy's rise). The primary
+comparison that the study declared before its seeds ran is judged at ``alpha`` on its own; every
+other line is exploratory and judged on its Holm-adjusted p-value over the study's family. A line
+is called significant only when its interval excludes 0 (and, if exploratory, its adjusted p is
+below ``alpha``); with fewer than three seeds nothing is judged.
+"""
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from . import endpoints
+from .endpoints import AnalysisPlan
+from .inference import MIN_SEEDS_TO_JUDGE, holm, paired_test
+from .summary import arm_curves, by_seed, source_curves
+
+RANDOM = "random"
+# Downstream metrics: (results section, key in it, metric name).
+DOWNSTREAM_METRICS = (
+    ("detection", "bbox/AP", "box_ap"),
+    ("detection", "segm/AP", "mask_ap"),
+    ("fgvc", "top1", "fgvc_top1"),
+)
+# What each metric measures, for the report.
+METRIC_NAMES = {
+    "final_transfer": "transfer at the end",
+    "final_source": "final source top-1",
+    "late_fall": "late fall of the transfer",
+    "source_rise": "rise of the source top-1",
+    "box_ap": "box AP",
+    "mask_ap": "mask AP",
+    "fgvc_top1": "fine-tune top-1",
+}
+
+
+def analysis_plan(results: Mapping[str, Any]) -> AnalysisPlan:
+    """The plan a study recorded when its seeds ran; the runner's defaults (post hoc) when it has none."""
+    recorded = results.get("analysis")
+    return AnalysisPlan.from_dict(recorded) if recorded else AnalysisPlan()
+
+
+def arm_names(results: Mapping[str, Any]) -> List[str]:
+    """The arms in their order (a demo's results.json from before arms were named: its runs)."""
+    if results.get("arms"):
+        return [arm["name"] for arm in results["arms"]]
+    return list(next(iter(results["per_seed"].values()))["runs"])
+
+
+def reference_name(results: Mapping[str, Any]) -> str:
+    """The reference arm (a demo's results.json from before arms were named: its first run)."""
+    return results.get("reference") or arm_names(results)[0]
+
+
+def total_epochs(results: Mapping[str, Any], arm: str) -> int:
+    """The arm's epochs, from the first seed that ran it."""
+    for numbers in results["per_seed"].values():
+        run = numbers["runs"].get(arm)
+        if run:
+            return int(run.get("total_epochs") or max(map(int, run.get("top1_per_epoch") or {0: 0})))
+    return 0
+
+
+def per_seed_endpoint(results: Mapping[str, Any], arm: str, metric: str, plan: AnalysisPlan) -> Dict[int, float]:
+    """seed -> the arm's endpoint ``metric`` in that seed (seeds where it can be computed)."""
+    per_seed = {int(s): n for s, n in results["per_seed"].items()}
+    if metric == "final_source":
+        return by_seed(per_seed, "runs", arm, "final_top1")
+    epochs = total_epochs(results, arm)
+    found: Dict[int, Optional[float]] = {}
+    transfer = arm_curves(per_seed, arm)
+    for seed, curve in transfer.items():
+        if not curve:
+            continue
+        if metric == "final_transfer":
+            found[seed] = endpoints.final_transfer(curve, plan)
+        elif metric == "late_fall":
+            found[seed] = endpoints.late_fall(curve, epochs, plan)
+        elif metric == "source_rise":
+            found[seed] = endpoints.source_rise(source_curves(per_seed, arm).get(seed, {}), curve, epochs, plan)
+        else:
+            raise ValueError(f"unknown endpoint {metric!r}")
+    return {seed: value for seed, value in found.items() if value is not None}
+
+
+def _record(metric: str, arm: str, reference: Optional[str], first: Mapping[int, float],
+            second: Optional[Mapping[int, float]] = None) -> Dict[str, Any]:  # fmt: skip
+    seeds = sorted(set(first) & set(second)) if second is not None else sorted(first)
+    test = paired_test([first[s] for s in seeds], [second[s] if second is not None else 0.0 for s in seeds])
+    return {
+        "metric": metric,
+        "arm": arm,
+        "reference": reference,
+        "seeds": seeds,
+        "differences": dict(zip(seeds, test.pop("differences"))),
+        **test,
+        "judged": test["p"] is not None,
+        "primary": False,
+        "p_adjusted": None,
+        "significant": False,
+    }
+
+
+def _downstream_records(results: Mapping[str, Any], reference: str) -> List[Dict[str, Any]]:
+    per_seed = {int(s): n for s, n in results["per_seed"].items()}
+    inits = list(results.get("inits") or [])
+    arms = [init for init in inits if init != RANDOM]
+    pairs = [(arm, reference) for arm in arms if arm != reference and reference in arms]
+    pairs += [(arm, RANDOM) for arm in arms if RANDOM in inits]
+    records = []
+    for section, key, metric in DOWNSTREAM_METRICS:
+        if not any(n.get(section) for n in per_seed.values()):
+            continue
+        for arm, other in pairs:
+            first, second = by_seed(per_seed, section, arm, key), by_seed(per_seed, section, other, key)
+            if first and second:
+                records.append(_record(metric, arm, other, first, second))
+    return records
+
+
+def judge(results: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Every judged line of a study's loaded ``results.json``, in the report's order.
+
+    Each record holds ``metric``, ``arm``, ``reference`` (None for a test within one arm), ``n``,
+    ``seeds``, ``differences`` (seed -> value), ``mean``, ``sd``, ``ci`` ([low, high], 95%), ``p``,
+    ``t``, ``p_adjusted`` (Holm over the exploratory lines; the primary's own p), ``significant``,
+    ``primary``, ``judged`` (False with fewer than three seeds) and ``seeds_agreeing``.
+    """
+    plan = analysis_plan(results)
+    names, reference = arm_names(results), reference_name(results)
+    others = [name for name in names if name != reference]
+    records = []
+    for metric in ("final_transfer", "final_source"):
+        for arm in others:
+            first = per_seed_endpoint(results, arm, metric, plan)
+            second = per_seed_endpoint(results, reference, metric, plan)
+            if first and second:
+                records.append(_record(metric, arm, reference, first, second))
+    for metric in ("late_fall", "source_rise"):
+        for arm in names:
+            values = per_seed_endpoint(results, arm, metric, plan)
+            if values:
+                records.append(_record(metric, arm, None, values))
+    records += _downstream_records(results, reference)
+
+    primary_reference = plan.primary_reference or reference
+    for record in records:
+        record["primary"] = bool(plan.primary_arm) and (record["metric"], record["arm"], record["reference"]) == (
+            plan.primary_metric, plan.primary_arm, primary_reference,
+        )  # fmt: skip
+    exploratory = [r for r in records if not r["primary"]]
+    for record, adjusted in zip(exploratory, holm([r["p"] for r in exploratory])):
+        record["p_adjusted"] = adjusted
+    for record in records:
+        if record["primary"]:
+            record["p_adjusted"] = record["p"]
+        excludes_zero = record["ci"] is not None and (record["ci"][0] > 0 or record["ci"][1] < 0)
+        record["significant"] = bool(excludes_zero and record["p_adjusted"] is not None
+                                     and record["p_adjusted"] < plan.alpha)  # fmt: skip
+    return records
+
+
+def verdict(record: Mapping[str, Any]) -> str:
+    """A few words for a record: what it shows, or why it shows nothing."""
+    if not record["judged"]:
+        return f"not judged ({record['n']} seed{'s' * (record['n'] != 1)}; a test needs {MIN_SEEDS_TO_JUDGE})"
+    up = record["mean"] > 0
+    if record["metric"] == "late_fall":
+        words = ("falls", "rises") if record["significant"] else ("no late fall shown", "")
+    elif record["metric"] == "source_rise":
+        words = ("rises", "falls") if record["significant"] else ("no change shown", "")
+    else:
+        words = ("larger", "smaller") if record["significant"] else ("no difference shown", "")
+    if not record["significant"]:
+        return words[0]
+    return words[0] if up else words[1]
+
+
+def family_size(records: Sequence[Mapping[str, Any]]) -> int:
+    """How many exploratory lines the Holm adjustment ran over."""
+    return sum(1 for r in records if r["judged"] and not r["primary"])
