@@ -10,7 +10,7 @@ setup:
 
 # Pretrains a baseline and a CTC ResNet-18 on Fashion-MNIST (real data, offline, 2 CPU cores).
 demo: setup
-	$(VENV)/bin/ctc-demo --config-file configs/demo/default.yaml
+	$(VENV)/bin/ctc-study --config-file configs/studies/default.yaml
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -14,7 +14,13 @@ __version__ = "0.2.0"
 from . import backbones as _backbones  # noqa: E402, F401  (only registration)
 from . import data as _data  # noqa: E402, F401  (only registration)
 from . import modeling as _modeling  # noqa: E402, F401  (only registration)
-from .registry import BACKBONE_REGISTRY, DATASET_REGISTRY, HOOK_REGISTRY, LOSS_TERM_REGISTRY  # noqa: E402
+from .registry import (  # noqa: E402
+    BACKBONE_REGISTRY,
+    DATASET_REGISTRY,
+    HOOK_REGISTRY,
+    LOSS_TERM_REGISTRY,
+    STUDY_TASK_REGISTRY,
+)
 
 if importlib.util.find_spec("detectron2") is not None:
     with warnings.catch_warnings():
@@ -24,4 +30,11 @@ if importlib.util.find_spec("detectron2") is not None:
         from . import detection as _detection  # noqa: F401  (registers build_ctc_resnet_fpn_backbone)
         from .analysis import hook as _hook  # noqa: F401  (registers TemporalTransferHook)
 
-__all__ = ["BACKBONE_REGISTRY", "DATASET_REGISTRY", "HOOK_REGISTRY", "LOSS_TERM_REGISTRY", "__version__"]
+__all__ = [
+    "BACKBONE_REGISTRY",
+    "DATASET_REGISTRY",
+    "HOOK_REGISTRY",
+    "LOSS_TERM_REGISTRY",
+    "STUDY_TASK_REGISTRY",
+    "__version__",
+]

@@ -15,6 +15,10 @@ Contracts:
         (None: the term is switched off, e.g. its weight is 0); ``cfg.CTC.LOSS_TERMS`` names the
         builders of a run's terms. A term owns what its stage needs when it begins
         (``LossTerm.begin``), e.g. the memory refill of ``build_revitalization_term``.
+    STUDY_TASK_REGISTRY: ``cls() -> ctc_plugin.study.DownstreamTask``, named by ``cfg.DOWNSTREAM.TASKS``
+        of a study: a downstream run from each initialisation (its config keys, its command, the
+        numbers it reads back, its report section). Detection and the fine-grained fine-tune are
+        the first two.
 """
 
 from fvcore.common.registry import Registry
@@ -23,3 +27,4 @@ BACKBONE_REGISTRY = Registry("CTC_BACKBONE")
 DATASET_REGISTRY = Registry("CTC_DATASET")
 HOOK_REGISTRY = Registry("CTC_HOOK")
 LOSS_TERM_REGISTRY = Registry("CTC_LOSS_TERM")
+STUDY_TASK_REGISTRY = Registry("CTC_STUDY_TASK")

@@ -12,6 +12,7 @@ COMMANDS = {
     "convert_weights": "ctc-convert",
     "temporal_transfer": "ctc-temporal-transfer",
     "estimate_mi": "ctc-estimate-mi",
-    "demo": "ctc-demo",
+    "study": "ctc-study",
+    "demo": "ctc-demo",  # the default study
     "submit": "ctc-submit",
 }

@@ -31,6 +31,7 @@ from typing import Any, List, Optional
 from ..checkpoint import find_resume_checkpoint
 from ..utils import signals
 from ..utils.errors import PREEMPTED_STATUS, UserError, first_line
+from .cluster_options import SLURM_OPTIONS, add_cluster_options, check_cluster_options
 from .common import USER_ERROR_STATUS, ArgumentParser, check_fresh_start, parse_training_args, run, training_parser
 
 TOOL = "submit"
@@ -40,12 +41,6 @@ TOOLS = {"pretrain": "pretrain", "finetune-fgvc": "finetune_fgvc", "train-net": 
 JOB_FLAGS = ("--num-gpus", "--num-machines", "--machine-rank", "--dist-url", "--preemption-signals")
 # What a tool's main returns: success, a failed process, a refusal, preempted, interrupted.
 TOOL_STATUSES = (0, 1, USER_ERROR_STATUS, PREEMPTED_STATUS, 130)
-
-
-def preemption_signal() -> str:
-    """The signal submitit's jobs are asked to stop with: "SIGUSR2" unless $SUBMITIT_PREEMPT_SIGNAL says otherwise."""
-    name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper()
-    return name if name.startswith("SIG") else f"SIG{name}"
 
 
 def _with_flag(argv: List[str], flag: str, drop: str = "") -> List[str]:
@@ -72,7 +67,7 @@ class ToolJob:
         environment = submitit.JobEnvironment()
         if environment.num_tasks > 1:  # the tool joins the group as under torchrun (env://)
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
-        name = preemption_signal()
+        name = signals.preemption_signal()
         module = importlib.import_module(f"ctc_plugin.cli.{TOOLS[self.tool]}")
         signals.watch([name])  # from now on the signal is recorded for the tool, not acted on by submitit
         try:
@@ -106,21 +101,7 @@ class Submission:
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(__doc__)
     parser.add_argument("--cluster", choices=("slurm", "local"), default="slurm", help="where the job runs")
-    parser.add_argument("--nodes", type=int, default=1, help="machines (default 1)")
-    parser.add_argument(
-        "--gpus-per-node", type=int, default=1, help="GPUs per machine, one task each (0: one CPU task)"
-    )
-    parser.add_argument("--cpus-per-task", type=int, default=None, help="CPU cores per task")
-    parser.add_argument("--mem-gb", type=int, default=None, help="memory per machine, GB")
-    parser.add_argument("--timeout-min", type=int, default=4320, help="time limit of each start, minutes")
-    parser.add_argument("--max-timeouts", type=int, default=3, help="requeues after the time limit (preemptions: any)")
-    parser.add_argument(
-        "--signal-delay-s", type=int, default=120, help="SLURM sends the signal this long before the limit"
-    )
-    parser.add_argument("--job-dir", default="", metavar="DIR", help="submitit's folder and logs (OUTPUT_DIR/submitit)")
-    parser.add_argument("--job-name", default="", help="SLURM job name (default ctc-TOOL)")
-    for name in ("partition", "account", "qos", "constraint", "comment", "exclude"):
-        parser.add_argument(f"--{name}", default="", help=f"SLURM --{name}")
+    add_cluster_options(parser)  # --gpus-per-node: one task each (0: one CPU task)
     parser.add_argument("tool", choices=sorted(TOOLS), metavar="TOOL", help=", ".join(sorted(TOOLS)))
     parser.add_argument("tool_args", nargs=argparse.REMAINDER, metavar="...", help="the tool's own arguments")
     return parser
@@ -128,16 +109,7 @@ def build_parser() -> ArgumentParser:
 
 def check(args: argparse.Namespace):
     """Refuse bad options and bad tool input with one line; returns the tool's config."""
-    for name, least in (("nodes", 1), ("gpus_per_node", 0), ("timeout_min", 1), ("max_timeouts", 0)):
-        if getattr(args, name) < least:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be {least} or more")
-    for name in ("cpus_per_task", "mem_gb"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be 1 or more")
-    if args.signal_delay_s < 0 or args.signal_delay_s >= 60 * args.timeout_min:
-        raise UserError(f"--signal-delay-s {args.signal_delay_s} must lie in [0, --timeout-min x 60)")
-    if args.cluster == "local" and args.nodes != 1:
-        raise UserError("--cluster local runs on this machine: --nodes 1")
+    check_cluster_options(args)
     given = [a.split("=")[0] for a in args.tool_args if a.split("=")[0] in JOB_FLAGS]
     if given:
         raise UserError(f"{given[0]} is set by the job: give --nodes and --gpus-per-node to ctc-submit instead")
@@ -170,7 +142,7 @@ def submit(argv: Optional[List[str]]) -> Submission:
         parameters["mem_gb"] = args.mem_gb
     if args.cluster == "slurm":
         parameters["slurm_signal_delay_s"] = args.signal_delay_s
-        for name in ("partition", "account", "qos", "constraint", "comment", "exclude"):
+        for name in SLURM_OPTIONS:
             if getattr(args, name):
                 parameters[f"slurm_{name}"] = getattr(args, name)
     executor.update_parameters(**parameters)

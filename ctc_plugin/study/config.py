@@ -1,8 +1,9 @@
 """A study's configuration: the named pretraining arms it compares, its seeds and which steps run.
 
 A study pretrains every arm once per seed, measures the temporal transferability and (optionally)
-the information plane of every arm, and runs the downstream tasks from the arms that
-``DOWNSTREAM.INITS`` names. The demo is the study of two arms, "baseline" and "ctc".
+the information plane of every arm, and runs the registered downstream tasks of
+``DOWNSTREAM.TASKS`` from the initialisations that ``DOWNSTREAM.INITS`` names. Each task adds its
+own keys. The demo is the study of two arms, "baseline" and "ctc".
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from fvcore.common.config import CfgNode as CN
 
 from ..utils.errors import UserError
 from .endpoints import BETWEEN_ARM_METRICS, LATE_FALL_TESTS
+from .task import get_task, registered_tasks
 
 # An initialisation of the downstream runs that is no arm: the same architecture from scratch.
 RANDOM_INIT = "random"
@@ -28,7 +30,7 @@ class Arm:
 
 
 def get_study_cfg() -> CN:
-    """Every key of a study (``ctc-demo --config-file``), with a comment above each."""
+    """Every key of a study (``ctc-study --config-file``), with a comment above each."""
     cfg = CN()
     # Everything the study writes (runs, converted weights, datasets it makes, report.md, results.json).
     cfg.OUTPUT_DIR = "demo_output"
@@ -46,12 +48,11 @@ def get_study_cfg() -> CN:
     # The arm every other arm is compared with, seed by seed; "" takes the first arm.
     cfg.REFERENCE_ARM = ""
     cfg.DOWNSTREAM = CN()
-    # Initialisations of the Mask R-CNN and fine-grained runs: arm names (their converted pretrained
-    # networks) and "random" (the same architecture, randomly initialised); empty: no downstream run.
+    # Initialisations of the downstream runs: arm names (their converted pretrained networks) and
+    # "random" (the same network, randomly initialised); empty: no downstream run.
     cfg.DOWNSTREAM.INITS = ["ctc", "baseline", RANDOM_INIT]
-    # Run Mask R-CNN (ctc-train-net) and the fine-grained fine-tune (ctc-finetune-fgvc) from each of them.
-    cfg.DOWNSTREAM.DETECTION = True
-    cfg.DOWNSTREAM.FGVC = True
+    # The registered downstream tasks (STUDY_TASK_REGISTRY) run from each of them, in order.
+    cfg.DOWNSTREAM.TASKS = ["detection", "fgvc"]
     cfg.PRETRAIN = CN()
     # KEY VALUE overrides applied to every arm, before the arm's own.
     cfg.PRETRAIN.OPTS = []
@@ -66,28 +67,14 @@ def get_study_cfg() -> CN:
     # Probes trained per checkpoint (each its own sample and initialisation); their mean is its number.
     cfg.TRANSFER.DRAWS = 3
     cfg.MI = CN()
-    # Estimate the information plane of every arm with ctc-estimate-mi.
+    # Estimate the information plane of the arms with ctc-estimate-mi.
     cfg.MI.ENABLED = True
+    # The arms whose information plane is estimated; empty: every arm.
+    cfg.MI.ARMS = []
     # Flags of ctc-estimate-mi after --run (MINE steps, samples, --every).
     cfg.MI.ARGS = []
-    cfg.DETECTION = CN()
-    # ctc-train-net config and KEY VALUE overrides (sizes, iterations).
-    cfg.DETECTION.CONFIG = "configs/coco_maskrcnn_ctc.yaml"
-    cfg.DETECTION.OPTS = []
-    # Folder that DETECTRON2_DATASETS names (holding coco/); empty: synthetic shapes are written.
-    cfg.DETECTION.DATASETS = ""
-    # Images of the synthetic shapes set (train, val).
-    cfg.DETECTION.SHAPES_IMAGES = [64, 16]
-    cfg.FGVC = CN()
-    # ctc-finetune-fgvc config and KEY VALUE overrides.
-    cfg.FGVC.CONFIG = "configs/fgvc/cub200_r50.yaml"
-    cfg.FGVC.OPTS = []
-    # Folder holding CUB_200_2011/; empty: Fashion-MNIST's held-out classes are written in that layout.
-    cfg.FGVC.ROOT = ""
-    # Where Fashion-MNIST is, which classes make the fine-grained set, and how many images per class.
-    cfg.FGVC.FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
-    cfg.FGVC.CLASSES = [5, 6, 7, 8, 9]
-    cfg.FGVC.IMAGES_PER_CLASS = [60, 40]
+    for task in registered_tasks():  # each task's own keys (DETECTION.*, FGVC.*, ...)
+        task.add_config(cfg)
     add_analysis_config(cfg)
     return cfg
 
@@ -162,6 +149,13 @@ def check_study_config(cfg: CN) -> List[Arm]:
         raise UserError(
             f"DOWNSTREAM.INITS must name arms ({', '.join(names)}) or {RANDOM_INIT}, got {list(cfg.DOWNSTREAM.INITS)}"
         )
+    unknown = [name for name in cfg.MI.ARMS if name not in names]
+    if unknown:
+        raise UserError(f"MI.ARMS must name arms ({', '.join(names)}), got {list(cfg.MI.ARMS)}")
+    for name in cfg.DOWNSTREAM.TASKS:
+        get_task(name)
+    if len(set(cfg.DOWNSTREAM.TASKS)) != len(cfg.DOWNSTREAM.TASKS):
+        raise UserError(f"DOWNSTREAM.TASKS names a task twice: {list(cfg.DOWNSTREAM.TASKS)}")
     for key, value in (("THREADS", cfg.THREADS), ("TRANSFER.PROBE_SEED", cfg.TRANSFER.PROBE_SEED)):
         if not isinstance(value, int) or value < 0:
             raise UserError(f"{key} must be an integer of 0 or more, got {value!r}")

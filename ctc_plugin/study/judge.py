@@ -17,22 +17,44 @@ from .inference import MIN_SEEDS_TO_JUDGE, holm, paired_test
 from .summary import arm_curves, by_seed, source_curves
 
 RANDOM = "random"
-# Downstream metrics: (results section, key in it, metric name).
-DOWNSTREAM_METRICS = (
-    ("detection", "bbox/AP", "box_ap"),
-    ("detection", "segm/AP", "mask_ap"),
-    ("fgvc", "top1", "fgvc_top1"),
-)
-# What each metric measures, for the report.
+# What each metric of the pretraining arms measures, for the report.
 METRIC_NAMES = {
     "final_transfer": "transfer at the end",
     "final_source": "final source top-1",
     "late_fall": "late fall of the transfer",
     "source_rise": "rise of the source top-1",
-    "box_ap": "box AP",
-    "mask_ap": "mask AP",
-    "fgvc_top1": "fine-tune top-1",
 }
+# The downstream tasks of results.json files written before tasks were recorded.
+LEGACY_TASKS = {
+    "detection": {"title": "Detectron2: Mask R-CNN FPN", "target": "detectron2",
+                  "metrics": {"bbox/AP": ["box_ap", "box AP"], "segm/AP": ["mask_ap", "mask AP"]},
+                  "note_key": "detection_note"},
+    "fgvc": {"title": "timm: fine-grained fine-tuning", "target": "timm",
+             "metrics": {"top1": ["fgvc_top1", "test top-1 (%)"], "top5": [None, "test top-5 (%)"]},
+             "note_key": "fgvc_note"},
+}  # fmt: skip
+
+
+def task_descriptors(results: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """task -> its title, target, metrics (key -> [judged metric or None, shown name]) and note."""
+    if "tasks" in results:
+        return {name: dict(task) for name, task in results["tasks"].items()}
+    return {
+        name: {**task, "note": results.get(task["note_key"], "")}
+        for name, task in LEGACY_TASKS.items()
+        if any(numbers.get(name) for numbers in results["per_seed"].values())
+    }
+
+
+def metric_name(metric: str, results: Optional[Mapping[str, Any]] = None) -> str:
+    """What ``metric`` measures, in words."""
+    if metric in METRIC_NAMES:
+        return METRIC_NAMES[metric]
+    for task in task_descriptors(results or {"per_seed": {}, "tasks": {}}).values():
+        for judged, shown in task["metrics"].values():
+            if judged == metric:
+                return shown
+    return metric
 
 
 def analysis_plan(results: Mapping[str, Any]) -> AnalysisPlan:
@@ -109,13 +131,14 @@ def _downstream_records(results: Mapping[str, Any], reference: str) -> List[Dict
     pairs = [(arm, reference) for arm in arms if arm != reference and reference in arms]
     pairs += [(arm, RANDOM) for arm in arms if RANDOM in inits]
     records = []
-    for section, key, metric in DOWNSTREAM_METRICS:
-        if not any(n.get(section) for n in per_seed.values()):
-            continue
-        for arm, other in pairs:
-            first, second = by_seed(per_seed, section, arm, key), by_seed(per_seed, section, other, key)
-            if first and second:
-                records.append(_record(metric, arm, other, first, second))
+    for section, task in task_descriptors(results).items():
+        for key, (metric, _) in task["metrics"].items():
+            if metric is None:
+                continue
+            for arm, other in pairs:
+                first, second = by_seed(per_seed, section, arm, key), by_seed(per_seed, section, other, key)
+                if first and second:
+                    records.append(_record(metric, arm, other, first, second))
     return records
 
 

@@ -13,9 +13,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .findings import study_findings
 from .inference import MIN_SEEDS_TO_JUDGE
-from .judge import METRIC_NAMES, RANDOM, arm_names, reference_name, verdict
+from .judge import RANDOM, arm_names, metric_name, reference_name, task_descriptors, verdict
 from .plots import PLANE_PLOT, SOURCE_PLOT, TRANSFER_PLOT, per_seed_of, source_over_seeds, write_plots
 from .summary import by_seed, curves_over_seeds, format_mean_sd
+from .task import get_task
 
 __all__ = ["build_report", "write_plots"]
 
@@ -54,17 +55,14 @@ def _epoch_table(curves: Dict[str, Dict[int, List[float]]], runs: Sequence[str])
     return _table(["epoch"] + list(runs), rows)
 
 
-def finding_line(record: Mapping[str, Any], what: str, unit: str = " points") -> str:
+def finding_line(record: Mapping[str, Any], what: str, unit: str = " points", downstream: bool = False) -> str:
     """One sentence of a judged record: its mean, 95% interval, p (and Holm's), the seeds that agree."""
     if record["reference"] is None:
         subject = f"{what}, {record['arm']}"
+    elif downstream:
+        subject = f"{what}, {_init_name(record['arm'])} minus {_init_name(record['reference'])}"
     else:
-        first, second = (
-            (_init_name(record["arm"]), _init_name(record["reference"]))
-            if record["metric"] in ("box_ap", "mask_ap", "fgvc_top1")
-            else (record["arm"], record["reference"])
-        )
-        subject = f"{what}, {first} minus {second}"
+        subject = f"{what}, {record['arm']} minus {record['reference']}"
     if not record["judged"]:
         shown = ", ".join(f"{d:+.2f}" for d in record["differences"].values())
         return f"- {subject}: {shown}{unit} by seed: {verdict(record)}."
@@ -149,7 +147,7 @@ def findings_section(findings: Mapping[str, Any]) -> List[str]:
     out = ["## Findings", ""]
     primary = [r for r in findings["findings"] if r["primary"]]
     if primary:
-        out += ["Primary:", "", finding_line(primary[0], METRIC_NAMES[primary[0]["metric"]]), ""]
+        out += ["Primary:", "", finding_line(primary[0], metric_name(primary[0]["metric"])), ""]
     rows = []
     for r in findings["findings"]:
         if r["primary"]:
@@ -173,7 +171,7 @@ def findings_section(findings: Mapping[str, Any]) -> List[str]:
 
 
 def _short(record: Mapping[str, Any]) -> str:
-    what = METRIC_NAMES[record["metric"]]
+    what = metric_name(record["metric"])
     other = "" if record["reference"] is None else f" minus {record['reference']}"
     return f"{what}, {record['arm']}{other} {record['mean']:+.2f} [{record['ci'][0]:+.2f}, {record['ci'][1]:+.2f}]"
 
@@ -227,17 +225,31 @@ def best_transfer_lines(findings: Mapping[str, Any], names: Sequence[str]) -> Li
     ] + _table(["arm", "best transfer (%)", "transfer at the end (%)", "best minus end (points)"], rows)
 
 
-def _downstream(findings, per_seed, section: str, metrics: Mapping[str, str], inits: Sequence[str]) -> List[str]:
-    keys = {"bbox/AP": "box_ap", "segm/AP": "mask_ap", "top1": "fgvc_top1"}
-    rows = [
-        [_init_name(init)] + [format_mean_sd(by_seed(per_seed, section, init, m).values()) for m in metrics]
+def _registered(name: str):
+    """The registered task ``name``, or None (a report rebuilt where its code is not registered)."""
+    try:
+        return get_task(name)
+    except Exception:  # noqa: BLE001  (the report falls back to what results.json recorded)
+        return None
+
+
+def task_section(findings, per_seed, name: str, task: Mapping[str, Any], inits: Sequence[str]) -> List[str]:
+    """A downstream task's section: its note, its numbers per initialisation, and its judged lines."""
+    rows = [r for numbers in per_seed.values() for r in numbers.get(name, {}).values()]
+    registered = _registered(name)
+    keys, left_out = registered.shown_metrics(rows) if registered else (list(task["metrics"]), "")
+    note = " ".join(t for t in (task.get("note", ""), "Every initialisation trains with the same recipe and seed.",
+                                left_out) if t)  # fmt: skip
+    out = [f"## {task['title']}", "", note, ""]
+    table = [
+        [_init_name(init)] + [format_mean_sd(by_seed(per_seed, name, init, key).values()) for key in keys]
         for init in inits
     ]
-    lines = _table(["initialisation"] + list(metrics.values()), rows)
-    for key, name in metrics.items():
-        for record in _records(findings, keys.get(key, "")):
-            lines.append(finding_line(record, name))
-    return lines + [""]
+    out += _table(["initialisation"] + [task["metrics"][key][1] for key in keys], table)
+    for metric, shown in task["metrics"].values():
+        if metric is not None:
+            out += [finding_line(r, shown, downstream=True) for r in _records(findings, metric)]
+    return out + [""]
 
 
 def build_report(results: Dict[str, Any]) -> str:
@@ -271,12 +283,13 @@ def build_report(results: Dict[str, Any]) -> str:
     out += ["## Arms", ""]
     settings = results.get("pretrain_settings", "")
     out += [f"Overrides of every arm: {settings}.", ""] if settings else []
+    runs = _first_runs(per_seed, names)
     out += _table(
-        ["arm", "config", "its overrides", "epochs (IAS + IRS)", "training images"],
+        ["arm", "network", "config", "its overrides", "epochs (IAS + IRS)", "training images"],
         [
-            (n, f"`{first['runs'][n]['config']}`", " ".join(first["runs"][n].get("opts", [])) or "none",
-             first["runs"][n]["epochs"], first["runs"][n]["images"])
-            for n in names
+            (n, network_of(runs[n]), f"`{runs[n]['config']}`", " ".join(runs[n].get("opts", [])) or "none",
+             runs[n]["epochs"], runs[n]["images"])
+            for n in names if n in runs
         ],
     )  # fmt: skip
 
@@ -335,25 +348,23 @@ def build_report(results: Dict[str, Any]) -> str:
 
     out += _conversion_section(per_seed, names)
 
-    inits = results["inits"]
-    if any(n["detection"] for n in per_seed.values()):
-        out += ["## Detectron2: Mask R-CNN FPN", ""]
-        out += [results["detection_note"] + " Every initialisation trains with the same recipe and seed.", ""]
-        out += _downstream(findings, per_seed, "detection", {"bbox/AP": "box AP", "segm/AP": "mask AP"}, inits)
-    if any(n["fgvc"] for n in per_seed.values()):
-        out += ["## timm: fine-grained fine-tuning", ""]
-        note = results["fgvc_note"] + " Every initialisation trains with the same recipe and seed."
-        classes = [r.get("num_classes", 0) for s in seeds for r in per_seed[s]["fgvc"].values()]
-        metrics = {"top1": "test top-1 (%)", "top5": "test top-5 (%)"}
-        if classes and 0 < min(classes) <= 5:  # top-5 of five classes or fewer is 100% by construction
-            metrics = {"top1": "test top-1 (%)"}
-            note += f" Top-5 is not shown: with {min(classes)} classes it is 100% whatever the network."
-        out += [note, ""]
-        out += _downstream(findings, per_seed, "fgvc", metrics, inits)
+    for name, task in task_descriptors(results).items():
+        if any(numbers.get(name) for numbers in per_seed.values()):
+            out += task_section(findings, per_seed, name, task, results["inits"])
 
     out += ["## What this run can and cannot show", ""]
-    out += [caveats(per_seed, names, findings), ""]
+    out += [caveats(per_seed, names, findings, task_descriptors(results)), ""]
     return "\n".join(out)
+
+
+def _first_runs(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str]) -> Dict[str, Mapping[str, Any]]:
+    """arm -> its run summary in the first seed that has it (a study still running may lack some)."""
+    runs: Dict[str, Mapping[str, Any]] = {}
+    for seed in sorted(per_seed):
+        for name in names:
+            if name in per_seed[seed]["runs"] and name not in runs:
+                runs[name] = per_seed[seed]["runs"][name]
+    return runs
 
 
 def _conversion_section(per_seed, names: Sequence[str]) -> List[str]:
@@ -411,12 +422,19 @@ def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int], root:
     )
 
 
-def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str], findings: Mapping[str, Any]) -> str:
+def network_of(run: Mapping[str, Any]) -> str:
+    """An arm's network in words (results from before networks were recorded: their ResNet depth and stem)."""
+    if "network" in run:
+        return run["network"]
+    depth, stem = run["model"]
+    return f"ResNet-{depth} ({'CIFAR' if stem == 'cifar' else 'ImageNet'} stem)"
+
+
+def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str], findings: Mapping[str, Any],
+            tasks: Mapping[str, Mapping[str, Any]]) -> str:  # fmt: skip
     """What the run's scale and design allow one to conclude, from its own sizes."""
     seeds = sorted(per_seed)
-    first = per_seed[seeds[0]]
-    run = first["runs"][names[-1]]
-    depth, stem = run["model"]
+    runs = _first_runs(per_seed, names)
     if len(seeds) >= MIN_SEEDS_TO_JUDGE:
         judged = (
             f"{len(seeds)} seeds ({', '.join(map(str, seeds))}). A line that shows no difference is no evidence "
@@ -426,21 +444,25 @@ def caveats(per_seed: Mapping[int, Mapping[str, Any]], names: Sequence[str], fin
             judged += " The analysis is post hoc, so every finding is exploratory and needs a confirmatory study."
     else:
         judged = f"{len(seeds)} seed{'s' * (len(seeds) > 1)}, so no difference above is judged."
-    sizes = sorted({(r["total_epochs"], r["images"]) for r in first["runs"].values()})
+    sizes = sorted({(r["total_epochs"], r["images"]) for r in runs.values()})
     scale = "; ".join(f"{epochs} epochs on {images} training images" for epochs, images in sizes)
+    networks = sorted({f"{network_of(r)} on {r['input_size']}x{r['input_size']} inputs" for r in runs.values()})
     text = (
-        f"{judged} The network is a ResNet-{depth} ({stem} stem) on {run['input_size']}x{run['input_size']} "
-        f"inputs, {scale}. The appendix's Figures 1-3 (CIFAR-100 to STL-10, ResNet-18, 300 epochs) show the "
+        f"{judged} The network{'s are' if len(networks) > 1 else ' is'} {'; '.join(networks)}, {scale}. "
+        "The appendix's Figures 1-3 (CIFAR-100 to STL-10, ResNet-18, 300 epochs) show the "
         "baseline's transfer accuracy flattening or falling late in training while its source accuracy keeps "
         "rising, and CTC's second stage lifting it again; the late-fall lines above test, on pre-set windows of "
         "this run's own curves, whether that regime was reached here."
     )
     downstream = []  # only the runs that ran
-    if any(first["detection"].values()):
-        downstream.append(f"the Mask R-CNN runs train for {first['detection_iters']} iterations")
-    if any(first["fgvc"].values()):
-        test_images = next((r.get("num_images") for r in first["fgvc"].values()), "a few")
-        downstream.append(f"the fine-tunes are scored on {test_images} test images")
+    for name in tasks:
+        rows = [r for numbers in per_seed.values() for r in numbers.get(name, {}).values()]
+        registered = _registered(name)
+        phrase = registered.scale(rows) if registered and rows else ""
+        if name == "detection" and rows and "iterations" not in rows[0]:  # results from before tasks were recorded
+            iterations = next(iter(per_seed.values())).get("detection_iters")
+            phrase = f"the Mask R-CNN runs train for {iterations} iterations" if iterations else ""
+        downstream += [phrase] if phrase else []
     if downstream:
         runs = " and ".join(downstream)
         text += f" {runs[0].upper()}{runs[1:]}, so their scores compare the initialisations at that scale only."

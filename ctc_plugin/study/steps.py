@@ -1,12 +1,16 @@
 """The steps of a study: each tool in its own process, its progress logged, its completion remembered.
 
-``OUTPUT_DIR/steps.json`` records every finished step (name, command, seconds), written
-atomically after each one. A rerun skips a step whose recorded command is the same; any other
-step runs again with the tool's own resume (``--resume``), so an interrupted study continues
-where it stopped, and a study that gains an arm or a seed runs only what is new. The seconds
-of every invocation of a step add up: the study's time is what its steps took on this machine.
+``OUTPUT_DIR/steps.json`` records every step that ran (name, command, seconds, finished). It is
+read and rewritten under a file lock after each step, so the steps of one study may run in several
+threads or processes (``--jobs``, cluster jobs) at once. A rerun skips a step whose recorded
+command is the same and which finished; any other step runs again with the tool's own resume
+(``--resume``), so an interrupted study continues where it stopped, and a study that gains an arm
+or a seed runs only what is new. The seconds of every invocation of a step add up: the study's
+time is what its steps took.
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -14,12 +18,14 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..model_zoo import config_name
 from ..utils.errors import UserError
 from ..utils.io import atomic_write_json
+from .graph import Step
 
 logger = logging.getLogger(__name__)
 
@@ -28,75 +34,86 @@ _PROGRESS = (re.compile(r"eta: (\S+)\s+iter: (\d+)"), re.compile(r"\]:? (.+: \d+
 _RESULT = re.compile(r"\]:? (Epoch \d+: .*)$")
 LEDGER = "steps.json"
 
+# step -> the command line of its process.
+CommandFactory = Callable[[Step], List[str]]
+
+
+def tool_command(step: Step) -> List[str]:
+    """The process of a step: ``python -m ctc_plugin.cli.<tool> ARGS`` (a dotted tool: that module)."""
+    module = step.tool if "." in step.tool else f"ctc_plugin.cli.{step.tool}"
+    return [sys.executable, "-m", module, *step.args]
+
 
 class StepRunner:
-    """Runs the study's tools (``python -m ctc_plugin.cli.<tool>``) and remembers which finished.
+    """Runs a study's steps, each in its own process, and remembers which finished.
 
     Commands are shown, and recorded in the ledger, with the study's own paths relative to
-    ``output_dir``: a study folder can be moved and continued, and its commands read the same on
-    every machine.
+    ``output_dir`` and packaged configs by their name: a study folder can be moved and continued,
+    and its commands read the same on every machine.
 
     Args:
         output_dir: the study's folder; logs go to ``logs/<step>.log``, the ledger to ``steps.json``.
         commands: ``ctc_plugin.cli`` module -> the console script's name, shown in the commands.
         threads: torch, OpenMP and MKL threads of every step (0: the tools' own default).
+        command_factory: the process of a step (default ``tool_command``; tests run stand-ins).
     """
 
-    def __init__(self, output_dir: str, commands: Dict[str, str], threads: int = 0) -> None:
+    def __init__(self, output_dir: str, commands: Dict[str, str], threads: int = 0,
+                 command_factory: CommandFactory = tool_command) -> None:  # fmt: skip
         self.output_dir = output_dir
         self.commands = commands
         self.threads = threads
+        self.command_factory = command_factory
         self.ledger_path = os.path.join(output_dir, LEDGER)
         os.makedirs(os.path.join(output_dir, "logs"), exist_ok=True)
-        self.steps: List[Dict[str, Any]] = _read_ledger(self.ledger_path)
-        self._by_name = {step["name"]: step for step in self.steps}
+        self._processes: Dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self.read_ledger()  # a damaged ledger is refused before anything runs
+
+    # ---- the ledger --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _ledger(self) -> Iterator[List[Dict[str, Any]]]:
+        """The ledger, read and (when changed) rewritten under a lock held by this thread and process."""
+        with self._lock, open(self.ledger_path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                steps = _read_ledger(self.ledger_path)
+                before = json.dumps(steps)
+                yield steps
+                if json.dumps(steps) != before:
+                    atomic_write_json(self.ledger_path, steps)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def read_ledger(self) -> List[Dict[str, Any]]:
+        """Every step the ledger holds, in the order they first ran."""
+        with self._ledger() as steps:
+            return [dict(step) for step in steps]
 
     @property
     def seconds(self) -> float:
         """The seconds every step took, summed over every invocation of the study."""
-        return sum(step["seconds"] for step in self.steps)
+        return sum(step["seconds"] for step in self.read_ledger())
 
-    def seconds_of(self, name: str) -> float:
-        """The seconds step ``name`` took over every invocation (0 for one never run)."""
-        return self._by_name[name]["seconds"] if name in self._by_name else 0.0
+    def finished(self, step: Step) -> bool:
+        """Whether ``step`` finished with the same command before."""
+        done = next((s for s in self.read_ledger() if s["name"] == step.name), None)
+        return done is not None and done["command"] == self.shown(step) and done.get("finished", True)
 
-    def tool(self, name: str, tool: str, *args: Any, env: Optional[Dict[str, str]] = None) -> None:
-        """Run ``tool`` with ``args`` as step ``name``, unless the same command already finished.
+    def _record(self, name: str, command: str, seconds: float, finished: bool) -> Dict[str, Any]:
+        with self._ledger() as steps:
+            entry = next((s for s in steps if s["name"] == name), None)
+            if entry is None:
+                entry = {"name": name, "seconds": 0.0}
+                steps.append(entry)
+            entry.update(command=command, finished=finished, last_seconds=seconds)
+            entry["seconds"] += seconds
+            return dict(entry)
 
-        Raises:
-            UserError: the tool exited with a non-zero status (its log is named).
-        """
-        shown = " ".join(shlex.quote(self.relative(a)) for a in [self.commands[tool], *args])
-        done = self._by_name.get(name)
-        if done is not None and done["command"] == shown and done.get("finished", True):
-            logger.info("%s: done before (%.0f s), skipped", name, done["seconds"])
-            return
-        logger.info("%s: %s", name, shown)
-        log_path = os.path.join(self.output_dir, "logs", f"{name}.log")
-        command = [sys.executable, "-m", f"ctc_plugin.cli.{tool}", *map(str, args)]
-        environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        if self.threads:
-            environment.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-        start = time.perf_counter()
-        with open(log_path, "a") as log:
-            process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
-            )
-            try:
-                for line in process.stdout:
-                    log.write(line)
-                    progress = _progress(line.rstrip())
-                    if progress:
-                        logger.info("%s: %s", name, progress)
-                status = process.wait()
-            finally:
-                if process.poll() is None:  # interrupted here: stop the step too, it resumes next time
-                    process.terminate()
-                    process.wait()
-                self._record(name, shown, time.perf_counter() - start, finished=process.returncode == 0)
-        if status != 0:
-            raise UserError(f"step {name} failed (exit {status}); its output is in {log_path}")
-        logger.info("%s: done in %.0f s", name, self._by_name[name]["last_seconds"])
+    # ---- running -----------------------------------------------------------------------------
+    def shown(self, step: Step) -> str:
+        """The step's command as the ledger and the report show it."""
+        return " ".join(shlex.quote(self.relative(a)) for a in [self.commands.get(step.tool, step.tool), *step.args])
 
     def relative(self, value: Any) -> str:
         """``value`` as shown: a path inside the study's folder relative to it, a packaged config by its name."""
@@ -105,14 +122,51 @@ class StepRunner:
             return os.path.relpath(text, self.output_dir)
         return text
 
-    def _record(self, name: str, command: str, seconds: float, finished: bool) -> None:
-        step = self._by_name.get(name)
-        if step is None:
-            step = self._by_name[name] = {"name": name, "seconds": 0.0}
-            self.steps.append(step)
-        step.update(command=command, finished=finished, last_seconds=seconds)
-        step["seconds"] += seconds
-        atomic_write_json(self.ledger_path, self.steps)
+    def run(self, step: Step) -> bool:
+        """Run ``step`` unless the same command finished before; returns whether it ran.
+
+        Raises:
+            UserError: the tool exited with a non-zero status (its log is named).
+        """
+        if self.finished(step):
+            logger.info("%s: done before, skipped", step.name)
+            return False
+        shown = self.shown(step)
+        logger.info("%s: %s", step.name, shown)
+        log_path = os.path.join(self.output_dir, "logs", f"{step.name}.log")
+        environment = {**os.environ, **dict(step.env), "PYTHONUNBUFFERED": "1"}
+        if self.threads:
+            environment.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        start = time.perf_counter()
+        with open(log_path, "a") as log:
+            process = subprocess.Popen(
+                self.command_factory(step), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                env=environment,
+            )  # fmt: skip
+            self._processes[step.name] = process
+            try:
+                for line in process.stdout:
+                    log.write(line)
+                    progress = _progress(line.rstrip())
+                    if progress:
+                        logger.info("%s: %s", step.name, progress)
+                status = process.wait()
+            finally:
+                if process.poll() is None:  # interrupted here: stop the step too, it resumes next time
+                    process.terminate()
+                    process.wait()
+                self._processes.pop(step.name, None)
+                entry = self._record(step.name, shown, time.perf_counter() - start, process.returncode == 0)
+        if status != 0:
+            raise UserError(f"step {step.name} failed (exit {status}); its output is in {log_path}")
+        logger.info("%s: done in %.0f s", step.name, entry["last_seconds"])
+        return True
+
+    def stop_all(self) -> None:
+        """Ask every running step to stop (SIGTERM: a trainer saves a checkpoint at its iteration)."""
+        for process in list(self._processes.values()):
+            if process.poll() is None:
+                process.terminate()
 
 
 def _read_ledger(path: str) -> List[Dict[str, Any]]:
@@ -136,3 +190,14 @@ def _progress(line: str) -> str:
         return f"iteration {int(match.group(2)) + 1}, eta {match.group(1)}"
     match = _PROGRESS[1].search(line) or _RESULT.search(line)
     return match.group(1) if match else ""
+
+
+def ready(steps: Sequence[Step], done: set, started: set) -> List[Step]:
+    """The steps not started whose needs are all done, in the study's order."""
+    return [s for s in steps if s.name not in started and all(n in done for n in s.needs)]
+
+
+def unknown_needs(steps: Sequence[Step]) -> Optional[str]:
+    """A need that names no step of ``steps`` (a graph error), or None."""
+    names = {s.name for s in steps}
+    return next((n for s in steps for n in s.needs if n not in names), None)

@@ -54,6 +54,12 @@ def signal_numbers(names: Sequence[str]) -> Dict[int, str]:
     return numbers
 
 
+def preemption_signal() -> str:
+    """The signal submitit's jobs are asked to stop with: "SIGUSR2" unless $SUBMITIT_PREEMPT_SIGNAL says otherwise."""
+    name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper()
+    return name if name.startswith("SIG") else f"SIG{name}"
+
+
 def _record(number: int, frame) -> None:
     global _received
     if _received is None:
