@@ -328,7 +328,9 @@ def test_hook_runs_the_release_protocol_on_a_copy():
     backbone = ResNet(18, stem="cifar", num_classes=5).train()
     trainer = SimpleNamespace(model=SimpleNamespace(backbone=backbone), iters_per_epoch=3, max_iter=3, iter=2)
     hook = TemporalTransferHook(cfg, trainer)
-    hook.trainer, hook.release = trainer, replace(hook.release, epochs=2, batch_size=16)
+    probe = hook.transfer_probe
+    hook.trainer = trainer
+    hook.transfer_probe = replace(probe, settings=replace(probe.settings, epochs=2, batch_size=16))
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     with EventStorage(0) as storage:
         trainer.storage = storage

@@ -18,16 +18,16 @@ per run, like the appendix's Figures 1-3).
 
 import argparse
 import os
-import re
 import sys
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Union
 
-from ..analysis.linear_probe import ProbeSchedule, cached_features, extract_features, probe_accuracy
+from ..analysis.linear_probe import ProbeSchedule
 from ..analysis.plots import plot_temporal_transfer
-from ..analysis.release_probe import ReleaseProbe, release_probe_accuracy
+from ..analysis.probe import build_transfer_probe
+from ..analysis.release_probe import ReleaseProbe
 from ..analysis.sweep import Sweep
-from ..analysis.targets import PROTOCOLS, build_target_splits, probe_transform, protocol_target, resolve_target
+from ..analysis.targets import PROTOCOLS, probe_transform, protocol_target, resolve_target
 from ..config import get_cfg
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
@@ -118,68 +118,27 @@ def measure_all(args: argparse.Namespace) -> None:
         described = sorted(t.description for t in targets)
         raise UserError(f"the runs have different default targets ({described}); pass --dataset")
     target = targets.pop()
-    train_set, test_set = build_target_splits(target, args.max_train_samples, args.max_test_samples, args.seed)
+    probe = build_transfer_probe(
+        target, settings, seed=args.seed, max_train=args.max_train_samples, max_test=args.max_test_samples,
+        feature_batch_size=args.feature_batch_size, num_workers=args.num_workers, cache_dir=args.cache_dir,
+    )  # fmt: skip
     # Each run's network sees the target's images normalised as it was trained (appendix).
-    views = [probe_transform(target, train_set, args.protocol, cfg, args.image_size) for cfg in sweep.configs]
-    splits = {"train": train_set, "test": test_set}
+    views = [probe_transform(target, probe.train, args.protocol, cfg, args.image_size) for cfg in sweep.configs]
     setup_logging(args.output_dir)  # every input is checked: now the long work starts
     sizes = sorted({size for _, size in views})
     print(
-        f"Target {target.description} ({args.protocol} protocol): {len(train_set)} train / {len(test_set)} test "
+        f"Target {target.description} ({args.protocol} protocol): {len(probe.train)} train / {len(probe.test)} test "
         f"images at {', '.join(f'{s}x{s}' for s in sizes)}; probe {settings}; device {device}",
         flush=True,
     )
-
-    def features(network, index: int, checkpoint, split: str, desc: str):
-        def compute():
-            return extract_features(
-                network,
-                splits[split],
-                views[index][0],
-                batch_size=args.feature_batch_size,
-                num_workers=args.num_workers,
-                progress=True,
-                desc=desc,
-            )
-
-        if not args.cache_dir:
-            return compute()
-        stat = os.stat(checkpoint.path)
-        key = {
-            "target": [target.train, target.test, os.path.abspath(target.root), list(target.classes)],
-            "split": split,
-            "transform": repr(views[index][0]),
-            "seed": args.seed,
-            "checkpoint": os.path.abspath(checkpoint.path),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "samples": len(splits[split]),
-        }
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", desc.replace(" ", "_")) + ".pt"
-        return cached_features(os.path.join(args.cache_dir, name), key, compute)
+    shared = {"target": target.description, **probe.describe()}
 
     def measure(index: int, checkpoint, network) -> Dict[str, Any]:
-        where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
         network.to(device)
-        if args.protocol == "release":
-            top1 = 100.0 * release_probe_accuracy(
-                network, train_set, test_set, views[index][0], train_set.num_classes, settings,
-                device=device, num_workers=args.num_workers, progress=True, desc=f"{where} release probe",
-            )  # fmt: skip
-        else:
-            train, test = (features(network, index, checkpoint, split, f"{where} {split}") for split in splits)
-            top1 = 100.0 * probe_accuracy(
-                train, test, train_set.num_classes, settings, device=device, progress=True, desc=f"{where} probe"
-            )
-        return {
-            "top1": round(top1, 4),
-            "target": target.description,
-            "train_images": len(train_set),
-            "test_images": len(test_set),
-            "image_size": views[index][1],
-            "protocol": args.protocol,
-            "steps": settings.steps if args.protocol == "appendix" else settings.epochs,
-        }
+        where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
+        transform, size = views[index]
+        top1 = probe.measure(network, transform, device=device, checkpoint=checkpoint.path, name=where, progress=True)
+        return {"top1": round(top1, 4), **shared, "image_size": size}
 
     plot_path = os.path.join(args.output_dir, "temporal_transfer.png")
     boundary = sweep.stage_boundary()
