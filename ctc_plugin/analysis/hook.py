@@ -5,12 +5,13 @@ registers it in ``HOOK_REGISTRY`` when Detectron2 is installed.
 
 Every ``TEMPORAL_TRANSFER.PERIOD_EPOCHS`` epochs (and after the last iteration) the current
 backbone is probed on the target under ``TEMPORAL_TRANSFER.PROTOCOL`` by the tool's own
-``TransferProbe`` (``probe.py``): "appendix" extracts the features of the target's train and
-test images (eval mode, no_grad, modes restored; the images normalised as the network was
-trained) and trains a linear classifier on them with the appendix's schedule; "release" runs the
-authors' transfer.py on a copy of the network. The top-1 accuracy goes to the metrics as
-``temporal_transfer/top1`` (percent). This is ``ctc-temporal-transfer`` measured live, without
-keeping every checkpoint.
+``TransferProbe`` (``probe.py``): "appendix" extracts the features of the target's images once
+(eval mode, no_grad, modes restored; the images normalised as the network was trained) and
+trains ``TEMPORAL_TRANSFER.DRAWS`` linear classifiers on them with the appendix's schedule;
+"release" runs the authors' transfer.py on a copy of the network, once per draw. The images and
+every draw's seeds come from the probe seed ``TEMPORAL_TRANSFER.SEED``, not the run's ``SEED``.
+The draws' mean top-1 goes to the metrics as ``temporal_transfer/top1`` (percent). This is
+``ctc-temporal-transfer`` measured live, without keeping every checkpoint.
 
 Enable with ``TRAINER.EXTRA_HOOKS: ["TemporalTransferHook"]`` and
 ``TEMPORAL_TRANSFER.PERIOD_EPOCHS: k``.
@@ -48,23 +49,23 @@ class TemporalTransferHook(HookBase):
         if self.period > 0 and comm.is_main_process():
             # Resolve the target now: a missing dataset fails before training starts.
             target = protocol_target(resolve_target(node.DATASET, node.ROOT, node.CLASSES, cfg), self.protocol)
-            settings = (
-                ReleaseProbe(seed=int(node.SEED)) if self.protocol == "release" else ProbeSchedule.from_config(node)
-            )
+            settings = ReleaseProbe() if self.protocol == "release" else ProbeSchedule.from_config(node)
             self.transfer_probe = build_transfer_probe(
                 target,
                 settings,
                 seed=int(node.SEED),
+                draws=int(node.DRAWS),
                 max_train=int(node.MAX_TRAIN_SAMPLES),
                 max_test=int(node.MAX_TEST_SAMPLES),
                 feature_batch_size=int(node.FEATURE_BATCH_SIZE),
                 num_workers=int(cfg.DATALOADER.NUM_WORKERS),
             )
-            train, test = self.transfer_probe.train, self.transfer_probe.test
-            self._transform, size = probe_transform(target, train, self.protocol, cfg, int(node.IMAGE_SIZE))
+            samples = self.transfer_probe.samples
+            self._transform, size = probe_transform(target, samples.train, self.protocol, cfg, int(node.IMAGE_SIZE))
             logger.info(
                 f"Temporal transfer every {node.PERIOD_EPOCHS} epoch(s) on {target.description} ({self.protocol} "
-                f"protocol): {len(train)} train / {len(test)} test images at {size}x{size}"
+                f"protocol): {len(samples.draws)} draws of {samples.train_images} train / "
+                f"{len(samples.test_images)} test images at {size}x{size}, probe seed {samples.seed}"
             )
 
     def after_step(self) -> None:
@@ -76,11 +77,15 @@ class TemporalTransferHook(HookBase):
             comm.synchronize()  # other processes wait here, not inside the next all-reduce
 
     def probe(self, epoch: int) -> Optional[float]:
-        """Run the probe on the current backbone; returns the top-1 accuracy in percent."""
+        """Run the probe on the current backbone; returns the draws' mean top-1 in percent."""
         if self.transfer_probe is None:  # not the main process
             return None
         start = time.perf_counter()
-        top1 = self.transfer_probe.measure(self.trainer.model.backbone, self._transform, name="temporal transfer")
-        self.trainer.storage.put_scalar("temporal_transfer/top1", top1, smoothing_hint=False)
-        logger.info(f"Epoch {epoch}: temporal transfer top-1 {top1:.2f}% ({time.perf_counter() - start:.1f} s)")
-        return top1
+        result = self.transfer_probe.measure(self.trainer.model.backbone, self._transform, name="temporal transfer")
+        self.trainer.storage.put_scalar("temporal_transfer/top1", result.top1, smoothing_hint=False)
+        draws = ", ".join(f"{value:.2f}" for value in result.top1_draws)
+        logger.info(
+            f"Epoch {epoch}: temporal transfer top-1 {result.top1:.2f}% (draws {draws}; "
+            f"{time.perf_counter() - start:.1f} s)"
+        )
+        return result.top1
