@@ -58,6 +58,17 @@ def run_dir(tmp_path_factory):
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def other_run_dir(tmp_path_factory):
+    """A second run of the same setting (other weights): model_final.pth only (epoch 3)."""
+    folder = tmp_path_factory.mktemp("run") / "fmnist_other"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(pretrain_config().dump())
+    torch.manual_seed(1)
+    save_pretrain_checkpoint(ResNet(18, stem="cifar", num_classes=5), folder / "model_final.pth", epoch=3)
+    return str(folder)
+
+
 # ---- checkpoints -----------------------------------------------------------------------------
 
 
@@ -116,6 +127,12 @@ def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     # The offline default target: the Fashion-MNIST classes the run held out, at 32x32.
     assert rows[0]["target"] == "fashion_mnist classes [5, 6, 7, 8, 9]" and rows[0]["image_size"] == "32"
     assert all(0.0 <= float(r["top1"]) <= 100.0 for r in rows)
+    # Three draws of 40 training images, drawn from the probe seed; top1 is their mean.
+    for row in rows:
+        draws = [float(value) for value in row["top1_draws"].split(" ")]
+        assert len(draws) == 3 and row["draws"] == "3" and row["probe_seed"] == "0"
+        assert float(row["top1"]) == pytest.approx(sum(draws) / 3, abs=1e-4)
+        assert row["train_images"] == "40" and row["test_images"] == "20"
     assert (out / "temporal_transfer.png").read_bytes()[:8] == PNG_MAGIC
     assert len(os.listdir(tmp_path / "cache")) == 6  # train + test features of 3 checkpoints
 
@@ -123,6 +140,51 @@ def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     before = (out / "temporal_transfer.csv").read_text()
     assert temporal_transfer.main(argv + ["--resume"]) == 0
     assert (out / "temporal_transfer.csv").read_text() == before
+
+
+@needs_fashion_mnist
+def test_a_runs_rows_are_the_same_whatever_the_other_runs_of_the_invocation(run_dir, other_run_dir, tmp_path):
+    """A study probes each arm in its own process: it must get the numbers of probing all arms in one."""
+    flags = ["--epochs", "3", "--max-train-samples", "40", "--max-test-samples", "20", "--steps", "30"]
+    flags += ["--batch-size", "16", "--milestones", "10,20", "--num-workers", "0", "--format", "json", "--seed", "11"]
+
+    def probe(name, *runs):
+        out = tmp_path / name
+        argv = [arg for run in runs for arg in ("--run", run)]
+        assert temporal_transfer.main(argv + ["--output-dir", str(out), *flags]) == 0
+        text = (out / "temporal_transfer.json").read_text()
+        return text, {row["run"]: row for row in json.loads(text)}
+
+    both_text, both = probe("both", run_dir, other_run_dir)
+    again_text, _ = probe("again", run_dir, other_run_dir)
+    assert again_text == both_text  # the same flags: bitwise the same table
+    _, swapped = probe("swapped", other_run_dir, run_dir)
+    _, alone = probe("alone", other_run_dir)
+    assert swapped == both and alone["fmnist_other"] == both["fmnist_other"]
+    row = both["fmnist_other"]
+    assert isinstance(row["top1_draws"], list) and len(row["top1_draws"]) == row["draws"] == 3
+    assert row["probe_seed"] == 11 and row["top1"] == pytest.approx(sum(row["top1_draws"]) / 3, abs=1e-4)
+
+
+@needs_fashion_mnist
+def test_resume_reads_a_table_of_the_tool_before_draws(run_dir, tmp_path):
+    out = tmp_path / "transfer"
+    out.mkdir()
+    old_columns = "run,epoch,top1,target,train_images,test_images,image_size,protocol,steps,checkpoint"
+    old_rows = [
+        f"fmnist_ctc,{e},{50 + e}.5,fashion_mnist classes [5],40,20,32,appendix,30,/old/{e}.pth" for e in (1, 2)
+    ]
+    (out / "temporal_transfer.csv").write_text("\n".join([old_columns, *old_rows]) + "\n")
+    argv = ["--run", run_dir, "--output-dir", str(out), "--max-train-samples", "40", "--max-test-samples", "20"]
+    argv += ["--steps", "10", "--batch-size", "16", "--milestones", "5", "--num-workers", "0", "--draws", "2"]
+    assert temporal_transfer.main(argv + ["--resume"]) == 0
+    with open(out / "temporal_transfer.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["epoch"], r["top1"], r["top1_draws"]) for r in rows[:2]] == [("1", "51.5", ""), ("2", "52.5", "")]
+    assert rows[2]["epoch"] == "3" and len(rows[2]["top1_draws"].split()) == 2 and rows[2]["draws"] == "2"
+    assert temporal_transfer.main(argv + ["--resume"]) == 0  # the new rows read back: nothing to probe
+    with open(out / "temporal_transfer.csv") as f:
+        assert list(csv.DictReader(f)) == rows
 
 
 @needs_fashion_mnist
@@ -272,6 +334,7 @@ def test_temporal_transfer_on_stl10_keeps_96_pixels(run_dir, tmp_path):
     with open(out / "temporal_transfer.csv") as f:
         (row,) = list(csv.DictReader(f))
     assert row["target"] == "stl10" and row["image_size"] == "96" and row["train_images"] == "4"
+    assert row["test_images"] == "2" and len(row["top1_draws"].split()) == 3  # the whole test split, 3 draws
 
 
 # ---- the hook --------------------------------------------------------------------------------
@@ -328,7 +391,9 @@ def test_hook_runs_the_release_protocol_on_a_copy():
     backbone = ResNet(18, stem="cifar", num_classes=5).train()
     trainer = SimpleNamespace(model=SimpleNamespace(backbone=backbone), iters_per_epoch=3, max_iter=3, iter=2)
     hook = TemporalTransferHook(cfg, trainer)
-    hook.trainer, hook.release = trainer, replace(hook.release, epochs=2, batch_size=16)
+    probe = hook.transfer_probe
+    hook.trainer = trainer
+    hook.transfer_probe = replace(probe, settings=replace(probe.settings, epochs=2, batch_size=16))
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     with EventStorage(0) as storage:
         trainer.storage = storage

@@ -31,6 +31,7 @@ class Sweep:
         table_path: the table's file (``.csv`` or ``.json``).
         columns: its columns, in order.
         resume: keep the rows already in ``table_path``.
+        list_columns: columns whose cells are lists of numbers (``read_table``).
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class Sweep:
         table_path: str,
         columns: Sequence[str],
         resume: bool = False,
+        list_columns: Sequence[str] = (),
     ) -> None:
         if labels and len(labels) != len(runs):
             raise UserError(f"{len(labels)} --label for {len(runs)} --run")
@@ -52,7 +54,7 @@ class Sweep:
         self.checkpoints = [select_epochs(list_checkpoints(run), epochs, every) for run in runs]
         self.table_path = table_path
         self.columns = list(columns)
-        self.rows: List[Row] = read_table(table_path) if resume else []
+        self.rows: List[Row] = read_table(table_path, list_columns) if resume else []
         for row in self.rows:  # a label that spells a number is still a label
             row["run"] = str(row["run"])
 

@@ -13,7 +13,7 @@ from typing import Callable, Sequence, Tuple
 
 from torch.utils.data import Dataset
 
-from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
+from ..data import ClassificationDataset, build_dataset, build_transform
 from ..registry import DATASET_REGISTRY
 from ..utils.errors import UserError
 from .release_probe import RELEASE_IMAGE_SIZE, RELEASE_TARGETS, release_normalization
@@ -107,13 +107,11 @@ def resolve_target(dataset: str, root: str, classes: Sequence[int], run_config=N
     return Target(train, test, root or run_root, held_out)
 
 
-def build_target_splits(
-    target: Target, max_train: int = 0, max_test: int = 0, seed: int = 0
-) -> Tuple[ClassificationDataset, ClassificationDataset]:
-    """The target's (train, test) datasets, restricted to its classes and sample limits."""
+def build_target_splits(target: Target) -> Tuple[ClassificationDataset, ClassificationDataset]:
+    """The target's whole (train, test) splits, restricted to its classes (the probe draws its samples: ``probe``)."""
     train = build_dataset(target.train, target.root, target.classes, what="the target classes")
     test = build_dataset(target.test, target.root, target.classes, what="the target classes")
-    return random_subset(train, max_train, seed), random_subset(test, max_test, seed + 1)
+    return train, test
 
 
 def native_image_size(dataset: Dataset, default: int) -> int:

@@ -6,6 +6,11 @@ the network was trained), a linear classifier is trained on them with the append
 (15k steps, batch 512, lr 0.4, x0.1 at 5k and 10k) and its final top-1 on the target's test split
 is recorded. --protocol release runs the authors' transfer.py instead (train-mode BatchNorm,
 32 px, 30 epochs of cosine, the best epoch; CINIC-10's valid split with its own statistics).
+
+The probe trains --draws times per checkpoint (default 3), each draw on its own training sample
+(--max-train-samples) with its own initialisation and batch order, all drawn from the probe seed
+--seed: the same for every run, so that probe noise is not training noise. It tests on the whole
+test split unless --max-test-samples limits it. top1 is the draws' mean; top1_draws keeps each.
 Writes OUTPUT_DIR/temporal_transfer.{csv,json} and OUTPUT_DIR/temporal_transfer.png (one curve
 per run, like the appendix's Figures 1-3).
 
@@ -18,16 +23,16 @@ per run, like the appendix's Figures 1-3).
 
 import argparse
 import os
-import re
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, Dict, List, Optional, Union
 
-from ..analysis.linear_probe import ProbeSchedule, cached_features, extract_features, probe_accuracy
+from ..analysis.linear_probe import ProbeSchedule
 from ..analysis.plots import plot_temporal_transfer
-from ..analysis.release_probe import ReleaseProbe, release_probe_accuracy
+from ..analysis.probe import build_transfer_probe
+from ..analysis.release_probe import ReleaseProbe
 from ..analysis.sweep import Sweep
-from ..analysis.targets import PROTOCOLS, build_target_splits, probe_transform, protocol_target, resolve_target
+from ..analysis.targets import PROTOCOLS, probe_transform, protocol_target, resolve_target
 from ..config import get_cfg
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
@@ -35,9 +40,12 @@ from ..utils.logs import setup_logging
 from .common import check_flags, int_list, run, sweep_parser
 
 TOOL = "temporal_transfer"
+# top1 is the mean of the draws; top1_draws each draw's (CSV: separated by spaces; JSON: a list).
 COLUMNS = (
-    "run", "epoch", "top1", "target", "train_images", "test_images", "image_size", "protocol", "steps", "checkpoint",
+    "run", "epoch", "top1", "top1_draws", "draws", "probe_seed", "target", "train_images", "test_images",
+    "image_size", "protocol", "steps", "checkpoint",
 )  # fmt: skip
+LIST_COLUMNS = ("top1_draws",)
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -54,8 +62,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     g.add_argument("--root", default="", help="target folder (default: the run's DATASETS.ROOT)")
     g.add_argument("--classes", default="", help="comma-separated target classes to keep (default all)")
     g.add_argument("--image-size", type=int, default=0, help="probe image side (default: the protocol's)")
-    g.add_argument("--max-train-samples", type=int, default=0, help="at most this many target training images")
-    g.add_argument("--max-test-samples", type=int, default=0, help="at most this many target test images")
+    g.add_argument("--max-train-samples", type=int, default=0, help="at most this many target training images per draw")
+    g.add_argument(
+        "--max-test-samples",
+        type=int,
+        default=0,
+        help="at most this many target test images (default: the whole split)",
+    )
     s = p.add_argument_group("probe (defaults: the protocol's; appendix A.3, or transfer.py)")
     s.add_argument("--steps", type=int, help="appendix: SGD steps (15000)")
     s.add_argument("--milestones", help="appendix: steps where lr *= gamma (5000,10000)")
@@ -66,17 +79,37 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     s.add_argument("--lr", type=float, help="initial learning rate (0.4)")
     s.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
     s.add_argument("--weight-decay", type=float, help="weight decay (appendix 0, release 5e-4)")
-    s.add_argument("--seed", type=int, default=0, help="the probe's initialisation, batch order and sample limits")
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the probe seed (not a run's training seed; give every run of a study the same): each draw's "
+        "training sample, the test sample, each draw's initialisation and batch order",
+    )
+    s.add_argument("--draws", type=int, default=3, help="probes per checkpoint; top1 is their mean (3)")
     compute.add_argument("--cache-dir", default="", help="appendix: keep extracted features here, reuse them")
     args = p.parse_args(argv)
-    positive = ("every", "feature_batch_size", "steps", "gamma", "schedule_scale", "probe_epochs", "batch_size", "lr")
+    positive = (
+        "every",
+        "draws",
+        "feature_batch_size",
+        "steps",
+        "gamma",
+        "schedule_scale",
+        "probe_epochs",
+        "batch_size",
+        "lr",
+    )
     non_negative = ("num_workers", "image_size", "max_train_samples", "max_test_samples", "weight_decay")
     check_flags(args, positive, non_negative, fraction=("momentum",))
     return args
 
 
 def probe_settings(args: argparse.Namespace) -> Union[ProbeSchedule, ReleaseProbe]:
-    """The protocol's probe settings with the flags given over them; a flag of the other protocol is refused."""
+    """The protocol's probe settings with the flags given over them; a flag of the other protocol is refused.
+
+    Their ``seed`` is left at its default: every draw of the probe replaces it with its own.
+    """
     own = {"appendix": ("steps", "milestones", "gamma", "schedule_scale"), "release": ("probe_epochs",)}
     other = "release" if args.protocol == "appendix" else "appendix"
     given = [name for name in own[other] if getattr(args, name) is not None]
@@ -87,13 +120,13 @@ def probe_settings(args: argparse.Namespace) -> Union[ProbeSchedule, ReleaseProb
         k: getattr(args, k) for k in ("batch_size", "lr", "momentum", "weight_decay") if getattr(args, k) is not None
     }
     if args.protocol == "release":
-        settings = replace(ReleaseProbe(seed=args.seed), **shared)
+        settings = replace(ReleaseProbe(), **shared)
         if args.probe_epochs is not None:
             settings = replace(settings, epochs=args.probe_epochs)
         if settings.epochs < 1 or settings.batch_size < 1 or settings.lr <= 0:
             raise UserError("the probe needs --probe-epochs, --batch-size and --lr above 0")
         return settings
-    settings = replace(ProbeSchedule.from_config(get_cfg().TEMPORAL_TRANSFER), seed=args.seed, **shared)
+    settings = replace(ProbeSchedule.from_config(get_cfg().TEMPORAL_TRANSFER), **shared)
     for name in ("steps", "gamma"):
         if getattr(args, name) is not None:
             settings = replace(settings, **{name: getattr(args, name)})
@@ -109,7 +142,8 @@ def measure_all(args: argparse.Namespace) -> None:
     device = str(resolve_device(args.device))
     settings = probe_settings(args)
     table_path = os.path.join(args.output_dir, f"temporal_transfer.{args.format}")
-    sweep = Sweep(args.run, args.label, int_list(args.epochs, "--epochs"), args.every, table_path, COLUMNS, args.resume)
+    epochs = int_list(args.epochs, "--epochs")
+    sweep = Sweep(args.run, args.label, epochs, args.every, table_path, COLUMNS, args.resume, LIST_COLUMNS)
     classes = int_list(args.classes, "--classes")
     targets = {
         protocol_target(resolve_target(args.dataset, args.root, classes, cfg), args.protocol) for cfg in sweep.configs
@@ -118,68 +152,30 @@ def measure_all(args: argparse.Namespace) -> None:
         described = sorted(t.description for t in targets)
         raise UserError(f"the runs have different default targets ({described}); pass --dataset")
     target = targets.pop()
-    train_set, test_set = build_target_splits(target, args.max_train_samples, args.max_test_samples, args.seed)
+    probe = build_transfer_probe(
+        target, settings, seed=args.seed, draws=args.draws, max_train=args.max_train_samples,
+        max_test=args.max_test_samples, feature_batch_size=args.feature_batch_size, num_workers=args.num_workers,
+        cache_dir=args.cache_dir,
+    )  # fmt: skip
     # Each run's network sees the target's images normalised as it was trained (appendix).
-    views = [probe_transform(target, train_set, args.protocol, cfg, args.image_size) for cfg in sweep.configs]
-    splits = {"train": train_set, "test": test_set}
+    views = [probe_transform(target, probe.samples.train, args.protocol, cfg, args.image_size) for cfg in sweep.configs]
     setup_logging(args.output_dir)  # every input is checked: now the long work starts
+    shared = {"target": target.description, **probe.describe()}
     sizes = sorted({size for _, size in views})
+    described = ", ".join(f"{k} {v}" for k, v in asdict(settings).items() if k != "seed")  # each draw has its seed
     print(
-        f"Target {target.description} ({args.protocol} protocol): {len(train_set)} train / {len(test_set)} test "
-        f"images at {', '.join(f'{s}x{s}' for s in sizes)}; probe {settings}; device {device}",
+        f"Target {target.description} ({args.protocol} protocol): {args.draws} draws of {shared['train_images']} "
+        f"of {len(probe.samples.train)} train images, {shared['test_images']} of {len(probe.samples.test)} test "
+        f"images at {', '.join(f'{s}x{s}' for s in sizes)}; probe seed {args.seed}, {described}; device {device}",
         flush=True,
     )
 
-    def features(network, index: int, checkpoint, split: str, desc: str):
-        def compute():
-            return extract_features(
-                network,
-                splits[split],
-                views[index][0],
-                batch_size=args.feature_batch_size,
-                num_workers=args.num_workers,
-                progress=True,
-                desc=desc,
-            )
-
-        if not args.cache_dir:
-            return compute()
-        stat = os.stat(checkpoint.path)
-        key = {
-            "target": [target.train, target.test, os.path.abspath(target.root), list(target.classes)],
-            "split": split,
-            "transform": repr(views[index][0]),
-            "seed": args.seed,
-            "checkpoint": os.path.abspath(checkpoint.path),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "samples": len(splits[split]),
-        }
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", desc.replace(" ", "_")) + ".pt"
-        return cached_features(os.path.join(args.cache_dir, name), key, compute)
-
     def measure(index: int, checkpoint, network) -> Dict[str, Any]:
-        where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
         network.to(device)
-        if args.protocol == "release":
-            top1 = 100.0 * release_probe_accuracy(
-                network, train_set, test_set, views[index][0], train_set.num_classes, settings,
-                device=device, num_workers=args.num_workers, progress=True, desc=f"{where} release probe",
-            )  # fmt: skip
-        else:
-            train, test = (features(network, index, checkpoint, split, f"{where} {split}") for split in splits)
-            top1 = 100.0 * probe_accuracy(
-                train, test, train_set.num_classes, settings, device=device, progress=True, desc=f"{where} probe"
-            )
-        return {
-            "top1": round(top1, 4),
-            "target": target.description,
-            "train_images": len(train_set),
-            "test_images": len(test_set),
-            "image_size": views[index][1],
-            "protocol": args.protocol,
-            "steps": settings.steps if args.protocol == "appendix" else settings.epochs,
-        }
+        where = f"{sweep.labels[index]} epoch {checkpoint.epoch}"
+        transform, size = views[index]
+        result = probe.measure(network, transform, device=device, checkpoint=checkpoint.path, name=where, progress=True)
+        return {**result.row(), **shared, "image_size": size}
 
     plot_path = os.path.join(args.output_dir, "temporal_transfer.png")
     boundary = sweep.stage_boundary()

@@ -194,9 +194,12 @@ def add_pretrain_config(cfg: CN) -> CN:
     tt.CLASSES = []
     # Square side of the target images; 0 = their own size (STL-10 96, CINIC-10 32).
     tt.IMAGE_SIZE = 0
-    # Use at most this many target training / test images (0 = all), drawn with SEED.
+    # Use at most this many target training images per draw / test images (0 = all), drawn with SEED.
     tt.MAX_TRAIN_SAMPLES = 0
     tt.MAX_TEST_SAMPLES = 0
+    # Probes per measurement, each with its own training images, initialisation and batch order;
+    # temporal_transfer/top1 is their mean.
+    tt.DRAWS = 3
     # The probe's SGD schedule (appendix A.3: 15k steps, batch 512, lr 0.4, x0.1 at 5k and 10k;
     # momentum and weight decay are not given there: 0.9 and 0, as in common linear evaluation).
     tt.STEPS = 15000
@@ -208,7 +211,8 @@ def add_pretrain_config(cfg: CN) -> CN:
     tt.WEIGHT_DECAY = 0.0
     # Images per batch when extracting features (no_grad, backbone in eval mode).
     tt.FEATURE_BATCH_SIZE = 256
-    # Seed of the sample limits, the probe's initialisation and its batch order.
+    # The probe seed (not the run's SEED): each draw's training images, the test images, each
+    # draw's initialisation and batch order.
     tt.SEED = 0
     return cfg
 

@@ -3,7 +3,7 @@ from .base import ClassificationDataset
 from .build import build_dataset, build_test_loader, build_train_loader, shard_indices
 from .sampler import EpochBatchSampler
 from .samples import IndexedSamples
-from .subset import Subset, class_subset, random_subset
+from .subset import Subset, class_subset, random_indices, random_subset
 from .transforms import NORMALIZATION, Cutout, build_transform
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "build_train_loader",
     "build_transform",
     "class_subset",
+    "random_indices",
     "random_subset",
     "shard_indices",
 ]

@@ -1,6 +1,6 @@
 """Views of a dataset by index: some of its classes (relabelled), or a seeded sample of it."""
 
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import torch
 
@@ -58,9 +58,16 @@ def class_subset(
     return Subset(dataset, indices, classes)
 
 
+def random_indices(size: int, max_samples: int, seed: int = 0) -> List[int]:
+    """A seeded random ``max_samples`` of ``range(size)``, in increasing order; all of it when 0."""
+    if max_samples <= 0 or max_samples >= size:
+        return list(range(size))
+    generator = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(size, generator=generator)[:max_samples].tolist())
+
+
 def random_subset(dataset: ClassificationDataset, max_samples: int, seed: int = 0) -> ClassificationDataset:
     """A seeded random ``max_samples`` of a dataset (in the original order); all when 0."""
     if max_samples <= 0 or max_samples >= len(dataset):
         return dataset
-    generator = torch.Generator().manual_seed(seed)
-    return Subset(dataset, sorted(torch.randperm(len(dataset), generator=generator)[:max_samples].tolist()))
+    return Subset(dataset, random_indices(len(dataset), max_samples, seed))
