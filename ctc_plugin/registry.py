@@ -15,7 +15,8 @@ Contracts:
         (None: the term is switched off, e.g. its weight is 0); ``cfg.CTC.LOSS_TERMS`` names the
         builders of a run's terms. A term owns what its stage needs when it begins
         (``LossTerm.begin``), e.g. the memory refill of ``build_revitalization_term``.
-    STUDY_TASK_REGISTRY: ``cls() -> ctc_plugin.study.DownstreamTask``, named by ``cfg.DOWNSTREAM.TASKS``
+    STUDY_TASK_REGISTRY: ``fn() -> ctc_plugin.study.DownstreamTask``, named by ``cfg.DOWNSTREAM.TASKS``
+        (``ctc_plugin.study.register_task`` registers a task class under its ``name``)
         of a study: a downstream run from each initialisation (its config keys, its command, the
         numbers it reads back, its report section). Detection and the fine-grained fine-tune are
         the first two.

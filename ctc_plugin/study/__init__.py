@@ -14,7 +14,7 @@ from .config import Arm, check_study_config, get_study_cfg, study_arms
 from .findings import study_findings
 from .judge import judge
 from .runner import Study, rebuild_report, run_study
-from .task import Command, DownstreamTask
+from .task import Command, DownstreamTask, register_task
 
 __all__ = [
     "Arm",
@@ -25,6 +25,7 @@ __all__ = [
     "check_study_config",
     "get_study_cfg",
     "judge",
+    "register_task",
     "rebuild_report",
     "run_study",
     "study_arms",

@@ -8,16 +8,15 @@ import yaml
 from fvcore.common.config import CfgNode as CN
 
 from ..model_zoo import config_path
-from ..registry import STUDY_TASK_REGISTRY
 from ..utils.errors import UserError
 from .datasets import write_shapes_coco
-from .task import Command, DownstreamTask
+from .task import Command, DownstreamTask, register_task
 
 # The builders of pretrained networks this task can train from scratch as well.
 _RESNET, _TIMM = "build_resnet", "build_timm_backbone"
 
 
-@STUDY_TASK_REGISTRY.register()
+@register_task
 class DetectionTask(DownstreamTask):
     """Mask R-CNN FPN (``DETECTION.CONFIG``) on COCO, or on a synthetic COCO-layout set offline."""
 

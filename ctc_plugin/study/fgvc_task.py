@@ -7,15 +7,14 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from fvcore.common.config import CfgNode as CN
 
 from ..model_zoo import config_path
-from ..registry import STUDY_TASK_REGISTRY
 from .datasets import write_fashion_cub
-from .task import Command, DownstreamTask
+from .task import Command, DownstreamTask, register_task
 
 # What the report keeps of a fine-tune's results.json.
 _KEPT = ("top1", "top5", "epoch", "num_images", "num_classes", "provenance")
 
 
-@STUDY_TASK_REGISTRY.register()
+@register_task
 class FineGrainedTask(DownstreamTask):
     """A fine-tune on CUB-200-2011 (``FGVC.ROOT``), or offline on held-out Fashion-MNIST classes in its layout."""
 

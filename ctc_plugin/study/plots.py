@@ -35,8 +35,8 @@ def source_over_seeds(per_seed, names: Sequence[str]) -> Dict[str, Dict[int, Lis
 
 def stage_boundary(per_seed, names: Sequence[str]):
     """The IAS -> IRS epoch when every two-stage arm shares one, else None."""
-    first = next(iter(per_seed.values()))["runs"]
-    boundaries = {int(first[n]["epochs"].split("+")[0]) for n in names if int(first[n]["epochs"].split("+")[1]) > 0}
+    runs = {n: numbers["runs"][n] for numbers in per_seed.values() for n in names if n in numbers["runs"]}
+    boundaries = {int(r["epochs"].split("+")[0]) for r in runs.values() if int(r["epochs"].split("+")[1]) > 0}
     return boundaries.pop() if len(boundaries) == 1 else None
 
 

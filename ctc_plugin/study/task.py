@@ -1,6 +1,6 @@
 """The contract of a study's downstream task: a run from each initialisation, its numbers, its report section.
 
-A task is registered in ``STUDY_TASK_REGISTRY`` and named in a study's ``DOWNSTREAM.TASKS``. It
+A task is registered in ``STUDY_TASK_REGISTRY`` (``@register_task``) and named in a study's ``DOWNSTREAM.TASKS``. It
 declares its own config keys (``add_config``), writes its dataset once (``prepare``), says which
 tool runs it from an initialisation (``command``), and reads back the numbers that run wrote
 (``read``). Nothing in ``ctc_plugin.study`` names a task: a task registered from outside the
@@ -76,6 +76,18 @@ class DownstreamTask:
             "metrics": {key: list(value) for key, value in self.metrics.items()},
             "note": prepared.get("note", ""),
         }
+
+
+def register_task(cls: type) -> type:
+    """Class decorator: register ``cls`` in ``STUDY_TASK_REGISTRY`` under its ``name`` (what
+    ``DOWNSTREAM.TASKS`` says), as a builder ``name() -> cls()``."""
+
+    def build() -> DownstreamTask:
+        return cls()
+
+    build.__name__ = build.__qualname__ = cls.name
+    STUDY_TASK_REGISTRY.register(build)
+    return cls
 
 
 def get_task(name: str) -> DownstreamTask:
