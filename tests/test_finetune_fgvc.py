@@ -13,6 +13,7 @@ from processes import kill_when_written
 from random_resnet import random_resnet, save_pretrain_checkpoint
 from test_fgvc_datasets import LAYOUTS, NUM_CLASSES
 
+from ctc_plugin.checkpoint import find_resume_checkpoint
 from ctc_plugin.config import merge_config
 from ctc_plugin.convert.source import load_resnet_state_dict
 from ctc_plugin.convert.timm import convert_to_timm_file
@@ -57,6 +58,11 @@ def finetune_in_process(config: str, opts):
     trainer = FGVCTrainer(cfg)
     trainer.resume_or_load(resume=False)
     return trainer, trainer.train()
+
+
+def read_results(output_dir) -> dict:
+    with open(os.path.join(output_dir, "results.json")) as f:
+        return json.load(f)
 
 
 def read_metrics(output_dir: str):
@@ -117,17 +123,25 @@ def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     first = run_tool(*common)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "cub200_test: top-1" in first.stdout
+    assert read_results(output)["provenance"]["resumptions"] == 0
+    # A checkpoint written before the count resumes as before, counting from 0.
+    path = find_resume_checkpoint(output)
+    old = torch.load(path, weights_only=True)
+    del old["trainer"]["resumptions"]
+    torch.save(old, path)
     resumed = run_tool("--resume", *common, "SOLVER.EPOCHS", "2")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resuming from" in resumed.stdout and "at iteration 2" in resumed.stdout
     checkpoint = torch.load(os.path.join(output, "model_final.pth"), weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["trainer"]["iteration"] == 3
+    assert checkpoint["trainer"]["resumptions"] == 1 and read_results(output)["provenance"]["resumptions"] == 1
     assert checkpoint["trainer"]["_trainer"]["optimizer"]["state"]  # momentum buffers carried over
     epochs = [row["test/epoch"] for row in read_metrics(output) if "test/top1" in row]
     assert epochs == [1, 2]
     evaluated = run_tool("--eval-only", "--resume", *common, "SOLVER.EPOCHS", "2")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "cub200_test: top-1" in evaluated.stdout
+    assert read_results(output)["provenance"]["resumptions"] == 1  # the evaluated checkpoint's count
 
 
 def assert_same_final_weights_and_momentum(expected_run, actual_run):
@@ -158,6 +172,8 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights)
     resumed = run_tool("--resume", *common, "OUTPUT_DIR", str(interrupted))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_final_weights_and_momentum(tmp_path / "reference", interrupted)
+    assert read_results(tmp_path / "reference")["provenance"]["resumptions"] == 0
+    assert read_results(interrupted)["provenance"]["resumptions"] == 1
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path, weights):

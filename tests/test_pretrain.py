@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -64,11 +65,20 @@ def test_one_ias_and_one_irs_epoch(tmp_path, cifar_root):
     with open(tmp_path / "results.json") as f:
         results = json.load(f)
     assert results["epoch"] == 2 and results["iterations"] == 8 and results["train_images"] == 64
+    provenance = results["provenance"]
+    assert provenance["resumptions"] == 0 and provenance["world_size"] == 1 and provenance["device"] == "cpu"
+    assert provenance["torch"] == str(torch.__version__) and provenance["numpy"] == np.__version__
+    assert provenance["omp_num_threads"] == os.environ.get("OMP_NUM_THREADS")  # None when unset
+    assert provenance["mkl_num_threads"] == os.environ.get("MKL_NUM_THREADS")
+    assert provenance["torch_threads"] >= 1 and provenance["torch_interop_threads"] >= 1
+    assert provenance["python"] == ".".join(map(str, sys.version_info[:3]))
 
     evaluated = pretrain(tmp_path, cifar_root, "SOLVER.IAS_EPOCHS", "1", "SOLVER.IRS_EPOCHS", "1",
                          flags=("--eval-only", "--resume"))  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert "Epoch 2: test top-1" in evaluated.stdout and "Starting training" not in evaluated.stdout
+    with open(tmp_path / "results.json") as f:
+        assert json.load(f)["provenance"]["resumptions"] == 0  # evaluating is no resumption of training
 
 
 def test_baseline_is_the_same_engine_without_ctc(tmp_path, cifar_root):
@@ -101,6 +111,17 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, cifar_ro
     assert f"at iteration {4 * kill_after_epoch}" in resumed.stdout
     expected = torch.load(tmp_path / "reference" / "model_final.pth", weights_only=True)
     actual = torch.load(interrupted / "model_final.pth", weights_only=True)
+    assert (expected["trainer"]["resumptions"], actual["trainer"]["resumptions"]) == (0, 1)
+    results = {}
+    for name in ("reference", "interrupted"):
+        with open(tmp_path / name / "results.json") as f:
+            results[name] = json.load(f)
+    assert results["reference"]["provenance"]["resumptions"] == 0
+    assert results["interrupted"]["provenance"]["resumptions"] == 1
+    # Apart from the provenance, the resumed run's results are the uninterrupted run's.
+    assert {k: v for k, v in results["interrupted"].items() if k != "provenance"} == {
+        k: v for k, v in results["reference"].items() if k != "provenance"
+    }
     for key, value in expected["model"].items():
         assert torch.equal(value, actual["model"][key]), key
     irs_expected, irs_actual = expected["ctc"]["terms"]["irs"], actual["ctc"]["terms"]["irs"]

@@ -29,6 +29,7 @@ from ..registry import HOOK_REGISTRY
 from ..utils.device import resolve_device
 from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_write_json, atomic_write_text, check_writable_folder
+from ..utils.provenance import collect_provenance
 from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_network
 from .evaluation import classification_accuracy
 from .user_errors import quiet_user_errors_in_training_loop
@@ -114,6 +115,9 @@ class EpochTrainer(TrainerBase):
         self.iters_per_epoch = self.sampler.iters_per_epoch
         self.max_iter = self.sampler.max_iter = self.num_epochs(cfg) * self.iters_per_epoch
         self.start_iter = 0
+        # Times this run was resumed from a checkpoint: kept in the trainer's state, so in every checkpoint.
+        self.resumptions = 0
+        self.resumed = False
         logger.info(
             f"{cfg.DATASETS.TRAIN}: {len(self.train_set)} training images of {self.train_set.num_classes} classes, "
             f"{self.iters_per_epoch} iterations per epoch, {self.max_iter} in all"
@@ -304,6 +308,8 @@ class EpochTrainer(TrainerBase):
             except (RuntimeError, KeyError, ValueError) as e:
                 raise UserError(f"cannot resume from {path}: {first_line(e)}") from None
             self.start_iter = self.iter + 1
+            self.resumptions += 1  # the checkpoint's count (0 in one written before the count) and this one
+            self.resumed = True
             logger.info(f"Resuming from {path} at iteration {self.start_iter}")
             self.wrap_model()  # the method's state may have changed what requires grad
         self.sampler.start_iter = self.start_iter
@@ -317,12 +323,17 @@ class EpochTrainer(TrainerBase):
     def test(self) -> Dict[str, Any]:
         """Evaluate the current weights and write ``results.json`` (``--eval-only``)."""
         self.evaluate()
-        self.write_results()
+        # Evaluating is no resumption of training: the count stays the evaluated checkpoint's.
+        self.write_results(resumptions=self.resumptions - int(self.resumed))
         return self.results
 
-    def write_results(self) -> None:
+    def write_results(self, resumptions: Optional[int] = None) -> None:
+        """Write ``results.json``: the last evaluation, ``iterations``, ``train_images`` and ``provenance``
+        (``ctc_plugin.utils.provenance``; ``resumptions`` defaults to this run's count)."""
         if comm.is_main_process():
+            resumptions = self.resumptions if resumptions is None else resumptions
             results = {**self.results, "iterations": self.completed_iterations, "train_images": len(self.train_set)}
+            results["provenance"] = collect_provenance(self.device, comm.get_world_size(), resumptions)
             atomic_write_json(os.path.join(self.cfg.OUTPUT_DIR, RESULTS_FILE), results)
         comm.synchronize()
 
@@ -361,8 +372,10 @@ class EpochTrainer(TrainerBase):
     def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state["_trainer"] = self._trainer.state_dict()
+        state["resumptions"] = self.resumptions
         return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._trainer.load_state_dict(state_dict["_trainer"])
+        self.resumptions = int(state_dict.get("resumptions", 0))  # a checkpoint from before the count: 0
