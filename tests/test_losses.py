@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.modeling import (
@@ -12,6 +13,8 @@ from ctc_plugin.modeling import (
     InstanceDiscrimination,
     OtherClassNegatives,
     RelaxedNegatives,
+    RevitalizationTerm,
+    StepInputs,
     UniformNegatives,
     build_ctc,
     nce_loss,
@@ -146,6 +149,43 @@ def test_relax_takes_a_random_positive_of_the_class_and_other_class_negatives():
     assert not (labels[drawn] == 2).any()  # ... and negatives from the other classes
     for exact in (OtherClassNegatives(labels), UniformNegatives(10)):  # the anchor's own slot
         assert torch.equal(exact.positives(anchors, labels[anchors], generator), anchors)
+
+
+class _Pooled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.conv(images).mean((2, 3))
+
+
+def test_relax_updates_the_memories_at_the_anchor_s_own_slot():
+    # The release's relax (ctc/memory.py): the positive is another image of the class, the update the anchor's slot.
+    labels = torch.arange(N) % 5
+    term = RevitalizationTerm(
+        1.0, N, 8, RelaxedNegatives(labels), embed_dim=D, momentum=0.5, num_negatives=10,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    backbone = _Pooled()
+    term.begin(backbone)
+    seen, criterion_loss = {}, term.criterion.loss
+
+    def recording_loss(v1: torch.Tensor, v2: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        seen.update(v1=v1.detach(), v2=v2.detach(), slots=slots)
+        return criterion_loss(v1, v2, slots)
+
+    term.criterion.loss = recording_loss
+    images, indices = torch.randn(B, 3, 4, 4), torch.tensor([3, 17, 0, 199, 42, 8])
+    generator = torch.Generator().manual_seed(1)
+    term.loss(StepInputs(images, backbone.forward_features(images), labels[indices], indices, generator))
+    positives = seen["slots"][:, 0]
+    assert (labels[positives] == labels[indices]).all() and (positives != indices).any()
+    expected_current = reference_update(term.criterion.memory_current, indices, seen["v1"], 0.5)
+    expected_bank = reference_update(term.criterion.memory_bank, indices, seen["v2"], 0.5)
+    term.update()
+    assert torch.allclose(term.criterion.memory_current.double(), expected_current, atol=1e-6)
+    assert torch.allclose(term.criterion.memory_bank.double(), expected_bank, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode, sampler", [("relax", RelaxedNegatives), ("uniform", UniformNegatives)])

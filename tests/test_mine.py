@@ -144,3 +144,21 @@ def test_release_moving_average_is_zero_after_a_non_finite_step():
     restart.skip()
     restart.update(torch.tensor(math.log(5.0)))
     assert math.exp(restart.log_value) == pytest.approx(0.99 + 0.01 * 5.0)  # the other protocols restart at 1
+
+
+@pytest.mark.parametrize("bias, float32_exp", [(100.0, math.inf), (-200.0, 0.0)], ids=["overflow", "underflow"])
+def test_release_protocol_trains_on_a_step_whose_float32_exp_is_inf_or_0(bias, float32_exp):
+    from ctc_plugin.analysis.mine import _train
+
+    # rel/mine.py takes exp(T) in float32: T > 88.7 gives inf (then inf / inf), all T < -103.9 give 0
+    # (then log 0), the step is skipped and ma_et set to 0. Here the loss stays finite (fidelity.md).
+    net = MineNetwork(1, 1, hidden=8, layers=2)
+    with torch.no_grad():
+        net.net[-1].bias.fill_(bias)
+    rows = torch.randn(50, 1, generator=torch.Generator().manual_seed(0))
+    assert (torch.exp(net(rows, rows)) == float32_exp).all()
+    before = [p.detach().clone() for p in net.parameters()]
+    protocol = MINE_PROTOCOLS["release"]
+    bounds, skipped = _train(net, rows, rows, 1, 20, 1e-3, 0.01, protocol, torch.Generator().manual_seed(0), False, "t")
+    assert skipped == 0 and len(bounds) == 1 and math.isfinite(bounds[0])  # kept, the moving average not reset
+    assert any(not torch.equal(p, q) for p, q in zip(net.parameters(), before))  # trained on

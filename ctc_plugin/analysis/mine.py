@@ -23,7 +23,11 @@ nats for independent data in tests/test_mine.py). "release" is the authors' mine
 drawn without replacement, the marginal's two parts each from a draw of its own, N(0, 0.02)
 weights in all but the last layer, no standardisation, the moving average of E_M[exp T] set to
 0 after a non-finite step, and the mean of the 500 mini-batch bounds before the last one, not
-clipped at 0.
+clipped at 0. One difference remains: the release's step is non-finite (skipped, the moving
+average reset) only when its float32 ``exp`` of the marginal statistics overflows (some T > 88.7:
+inf, then inf / inf = nan) or underflows (every T < -103.9: 0, then log 0). The log-domain loss
+here stays finite in both cases, so under "release" such a step is trained on and the moving
+average is not reset; with the N(0, 0.02) initialisation it is rare.
 """
 
 import logging

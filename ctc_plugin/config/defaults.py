@@ -111,7 +111,8 @@ def add_pretrain_config(cfg: CN) -> CN:
     # release's, INPUT.AUTO_AUGMENT_POLICY).
     cfg.INPUT.AUTO_AUGMENT = False
     # Whose AutoAugment: "torchvision" (its policy for the style, black fill) or "release" (the
-    # authors' CIFAR10Policy: its own magnitudes and probabilities, grey fill; docs/fidelity.md).
+    # authors' CIFAR10Policy: torchvision's 25 CIFAR-10 sub-policies with its own operations,
+    # grey fill; docs/fidelity.md).
     cfg.INPUT.AUTO_AUGMENT_POLICY = "torchvision"
     # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.
     # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True, INPUT.AUTO_AUGMENT_POLICY

@@ -1,21 +1,21 @@
 """The release's AutoAugment: its ``CIFAR10Policy`` (``dataset/autoaugment.py``), as a transform.
 
-The table follows the public ``CIFAR10Policy`` (DeepVoltaire/AutoAugment) that the release's file
-carries by that name; the release's own copy was not at hand to compare line by line.
+The table follows the release's ``CIFAR10Policy``, which carries the same 25 sub-policies of
+Cubuk et al. (2019) for CIFAR-10 as torchvision's ``AutoAugmentPolicy.CIFAR10``: the same
+operations, probabilities and magnitude bins, entry by entry (tests/test_data.py compares the
+tables). The operations are the release's, not torchvision's, and differ from them in:
 
-The release does not use torchvision's ``AutoAugment``; its policy has the same 25 sub-policies
-of Cubuk et al. (2019) for CIFAR-10 with its own table of magnitudes, and fills the pixels that
-geometric operations uncover with grey (128) instead of black. Where it differs from torchvision's
-``AutoAugmentPolicy.CIFAR10`` (tests/test_data.py compares them table by table):
-
-- one probability: sub-policy 17 is (equalize 0.2, equalize **0.8**), torchvision's 0.6;
-- rotations always turn counter-clockwise (no random sign), with nearest-neighbour resampling;
+- rotations always turn counter-clockwise (no random sign; the release rotates an RGBA copy and
+  composites it on grey, nearest-neighbour), where torchvision draws the sign;
 - shears resample bicubically (torchvision: nearest);
+- translations move by the fractional offset, which nearest-neighbour resampling rounds to the
+  nearest pixel (torchvision truncates it: at 32 px, bins 1, 3, 6, 8 and 9 move one pixel further);
 - solarize thresholds run from 256 down to 0 (torchvision: 255 down to 0);
-- the fill is grey (128, 128, 128), torchvision's default black.
+- the pixels that geometric operations uncover are grey (128, 128, 128), torchvision's black.
 
 Random draws come from torch's generator, so the policy follows each sample's seed
-(``IndexedSamples``) as every other augmentation here does; the release used Python's ``random``.
+(``IndexedSamples``) as every other augmentation here does; the release draws from Python's
+``random``.
 """
 
 from typing import Callable, Dict, Tuple
@@ -44,7 +44,7 @@ RELEASE_CIFAR10_POLICY: Tuple[Tuple[Tuple[str, float, int], Tuple[str, float, in
     (("brightness", 0.9, 6), ("color", 0.2, 8)),
     (("solarize", 0.5, 2), ("invert", 0.0, 3)),
     (("equalize", 0.2, 0), ("autocontrast", 0.6, 0)),
-    (("equalize", 0.2, 8), ("equalize", 0.8, 4)),
+    (("equalize", 0.2, 8), ("equalize", 0.6, 4)),
     (("color", 0.9, 9), ("equalize", 0.6, 6)),
     (("autocontrast", 0.8, 4), ("solarize", 0.2, 8)),
     (("brightness", 0.1, 3), ("color", 0.7, 0)),
