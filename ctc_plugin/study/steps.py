@@ -11,6 +11,7 @@ time is what its steps took.
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import logging
 import os
@@ -39,8 +40,10 @@ CommandFactory = Callable[[Step], List[str]]
 
 
 def tool_command(step: Step) -> List[str]:
-    """The process of a step: ``python -m ctc_plugin.cli.<tool> ARGS`` (a dotted tool: that module)."""
-    module = step.tool if "." in step.tool else f"ctc_plugin.cli.{step.tool}"
+    """The process of a step: ``python -m ctc_plugin.cli.<tool> ARGS``, or ``python -m <tool> ARGS``
+    for a tool that is no module of ``ctc_plugin.cli`` (a task defined outside the package)."""
+    ours = f"ctc_plugin.cli.{step.tool}"
+    module = ours if "." not in step.tool and importlib.util.find_spec(ours) is not None else step.tool
     return [sys.executable, "-m", module, *step.args]
 
 

@@ -19,7 +19,7 @@ from ..utils.errors import UserError
 @dataclass(frozen=True)
 class Command:
     """A tool run with its arguments and environment: ``tool`` is a ``ctc_plugin.cli`` module
-    (``finetune_fgvc``) or any module run with ``python -m`` (a dotted name)."""
+    (``finetune_fgvc``) or any other module, run with ``python -m``."""
 
     tool: str
     args: Tuple[str, ...]
