@@ -261,9 +261,12 @@ def build_report(results: Dict[str, Any]) -> str:
     names = arm_names(results)
     reference = reference_name(results)
     threads = f" {results['threads']} thread(s) per step." if results.get("threads") else ""
+    config = f"`{results['config']}`"
+    if results["config"].startswith("configs/demo/"):  # study configs moved to configs/studies/
+        config += f" (now `configs/studies/{results['config'][len('configs/demo/'):]}`)"
     out = ["# ctc_plugin study report", ""]
     out += [
-        f"Config: `{results['config']}`. Commit `{results['commit']}`, {results['date']}. Machine: "
+        f"Config: {config}. Commit `{results['commit']}`, {results['date']}. Machine: "
         f"{results['machine']}.{threads} Seeds: {', '.join(map(str, seeds))}. Arms: {', '.join(names)} (reference: "
         f"{reference}). Time on this machine: {results['total_seconds']:.0f} s, the steps' own time summed over "
         "every invocation of the study.",
