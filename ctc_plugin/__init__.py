@@ -1,7 +1,8 @@
 """CTC (contrastive temporal coding, ECCV 2022, arXiv 2203.03871) as a Detectron2-style plugin.
 
-Importing the package registers its backbones, datasets and loss terms; with Detectron2 installed it
-also registers the temporal-transfer hook (``HOOK_REGISTRY``) and the CTC ResNet-FPN
+Importing the package registers its backbones, datasets, loss terms and every owner's config keys
+(``CONFIG_REGISTRY``: the terms', the builders', the temporal-transfer probe's); with Detectron2
+installed it also registers the temporal-transfer hook (``HOOK_REGISTRY``) and the CTC ResNet-FPN
 backbone (Detectron2's ``BACKBONE_REGISTRY``). Everything but those two imports torch
 (with torchvision and fvcore) alone.
 """
@@ -14,7 +15,14 @@ __version__ = "0.2.0"
 from . import backbones as _backbones  # noqa: E402, F401  (only registration)
 from . import data as _data  # noqa: E402, F401  (only registration)
 from . import modeling as _modeling  # noqa: E402, F401  (only registration)
-from .registry import BACKBONE_REGISTRY, DATASET_REGISTRY, HOOK_REGISTRY, LOSS_TERM_REGISTRY  # noqa: E402
+from .analysis import config as _analysis_config  # noqa: E402, F401  (only registration: TEMPORAL_TRANSFER)
+from .registry import (  # noqa: E402
+    BACKBONE_REGISTRY,
+    CONFIG_REGISTRY,
+    DATASET_REGISTRY,
+    HOOK_REGISTRY,
+    LOSS_TERM_REGISTRY,
+)
 
 if importlib.util.find_spec("detectron2") is not None:
     with warnings.catch_warnings():
@@ -24,4 +32,11 @@ if importlib.util.find_spec("detectron2") is not None:
         from . import detection as _detection  # noqa: F401  (registers build_ctc_resnet_fpn_backbone)
         from .analysis import hook as _hook  # noqa: F401  (registers TemporalTransferHook)
 
-__all__ = ["BACKBONE_REGISTRY", "DATASET_REGISTRY", "HOOK_REGISTRY", "LOSS_TERM_REGISTRY", "__version__"]
+__all__ = [
+    "BACKBONE_REGISTRY",
+    "CONFIG_REGISTRY",
+    "DATASET_REGISTRY",
+    "HOOK_REGISTRY",
+    "LOSS_TERM_REGISTRY",
+    "__version__",
+]

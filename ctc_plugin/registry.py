@@ -15,6 +15,11 @@ Contracts:
         (None: the term is switched off, e.g. its weight is 0); ``cfg.CTC.LOSS_TERMS`` names the
         builders of a run's terms. A term owns what its stage needs when it begins
         (``LossTerm.begin``), e.g. the memory refill of ``build_revitalization_term``.
+    CONFIG_REGISTRY: ``ctc_plugin.config.ConfigAdder``, named by its ``add_xxx_config``: adds one
+        owner's keys to a pretraining config in place (a comment above each) and holds the rules
+        of their values. ``get_cfg()`` calls every registered adder and the trainer applies every
+        registered rule, so a term, a builder or a hook brings its keys beside its code; register
+        with ``@ctc_plugin.config.register_config(rules=..., check=...)``.
 """
 
 from fvcore.common.registry import Registry
@@ -23,3 +28,4 @@ BACKBONE_REGISTRY = Registry("CTC_BACKBONE")
 DATASET_REGISTRY = Registry("CTC_DATASET")
 HOOK_REGISTRY = Registry("CTC_HOOK")
 LOSS_TERM_REGISTRY = Registry("CTC_LOSS_TERM")
+CONFIG_REGISTRY = Registry("CTC_CONFIG")

@@ -24,6 +24,7 @@ from detectron2.utils import comm
 
 from ..registry import HOOK_REGISTRY
 from ..utils.errors import UserError
+from . import config as _config  # noqa: F401  (registers TEMPORAL_TRANSFER's keys)
 from .linear_probe import ProbeSchedule, extract_features, probe_accuracy
 from .release_probe import ReleaseProbe, release_probe_accuracy
 from .targets import PROTOCOLS, build_target_splits, probe_transform, protocol_target, resolve_target

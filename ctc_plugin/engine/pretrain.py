@@ -12,7 +12,6 @@ from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..data.samples import REFILL_STREAM
 from ..modeling import CTC, build_ctc
-from ..utils.errors import UserError
 from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
 from .trainer import EpochTrainer
 
@@ -46,8 +45,6 @@ class CTCTrainer(EpochTrainer):
 
     @classmethod
     def complete_config(cls, cfg, train_set: ClassificationDataset):
-        if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
-            raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
         if cfg.MODEL.NUM_CLASSES and cfg.INPUT.PIXEL_MEAN and cfg.INPUT.PIXEL_STD:
             return cfg
         cfg = cfg.clone()
