@@ -15,6 +15,12 @@ Contracts:
         (None: the term is switched off, e.g. its weight is 0); ``cfg.CTC.LOSS_TERMS`` names the
         builders of a run's terms. A term owns what its stage needs when it begins
         (``LossTerm.begin``), e.g. the memory refill of ``build_revitalization_term``.
+    CLASSIFIER_HEAD_REGISTRY: ``fn(cfg, backbone) -> nn.Module or None``, named by
+        ``cfg.CTC.CLASSIFIER_HEAD``: the module that turns the backbone's pooled features
+        (B, num_features) into the logits of the cross-entropy ``loss_cls``, in place of the
+        backbone's ``fc``. It is trained with the backbone, saved in CTC's method state (never in
+        the backbone's state_dict, so conversion never sees it) and discarded after pretraining.
+        None: the backbone's own ``fc`` classifies (``build_linear_head``, the default).
     CONFIG_REGISTRY: ``ctc_plugin.config.ConfigAdder``, named by its ``add_xxx_config``: adds one
         owner's keys to a pretraining config in place (a comment above each) and holds the rules
         of their values. ``get_cfg()`` calls every registered adder and the trainer applies every
@@ -28,4 +34,5 @@ BACKBONE_REGISTRY = Registry("CTC_BACKBONE")
 DATASET_REGISTRY = Registry("CTC_DATASET")
 HOOK_REGISTRY = Registry("CTC_HOOK")
 LOSS_TERM_REGISTRY = Registry("CTC_LOSS_TERM")
+CLASSIFIER_HEAD_REGISTRY = Registry("CTC_CLASSIFIER_HEAD")
 CONFIG_REGISTRY = Registry("CTC_CONFIG")

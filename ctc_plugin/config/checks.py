@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..data.transforms import AUTO_AUGMENT_POLICIES
-from ..registry import CONFIG_REGISTRY
+from ..registry import CLASSIFIER_HEAD_REGISTRY, CONFIG_REGISTRY
 from ..utils.errors import UserError
 from .defaults import WARMUP_SHAPES
 
@@ -100,6 +100,7 @@ PRETRAIN_RULES = (
     one_of("INPUT.AUTO_AUGMENT_POLICY", AUTO_AUGMENT_POLICIES),
     positive("INPUT.PIXEL_STD"),
     positive("CTC.EMBED_DIM"),
+    Rule("CTC.CLASSIFIER_HEAD", lambda v: v in CLASSIFIER_HEAD_REGISTRY, "name a head in CLASSIFIER_HEAD_REGISTRY"),
 )
 
 

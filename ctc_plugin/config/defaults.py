@@ -147,6 +147,10 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Builders in ctc_plugin.LOSS_TERM_REGISTRY of the contrastive terms, in order (each returns
     # None when its weight is 0); add a registered term of your own here.
     cfg.CTC.LOSS_TERMS = ["build_aggregation_term", "build_revitalization_term"]
+    # Builder in ctc_plugin.CLASSIFIER_HEAD_REGISTRY of what classifies the pooled features for the
+    # cross-entropy: "build_linear_head", the backbone's own fc; "build_projector_head", t-ReX*'s
+    # expendable projector and cosine classifier (CTC.PROJECTOR), discarded after pretraining.
+    cfg.CTC.CLASSIFIER_HEAD = "build_linear_head"
     # Width of the L2-normalised embeddings of both contrastive heads.
     cfg.CTC.EMBED_DIM = 128
     return cfg

@@ -11,7 +11,7 @@ from ..backbones import backbone_record, build_backbone, check_takes_images, loa
 from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..data.samples import REFILL_STREAM
-from ..modeling import CTC, build_ctc
+from ..modeling import CTC, build_ctc, build_linear_head
 from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
 from .trainer import EpochTrainer
 
@@ -34,7 +34,8 @@ class CTCTrainer(EpochTrainer):
 
     Checkpoints hold the backbone under ``"model"`` (a torchvision ResNet's own keys), its
     ``"backbone"`` record (the registered builder and ``cfg.MODEL``), and CTC's state under
-    ``"ctc"`` (stage, heads, memories, Z, information bank).
+    ``"ctc"`` (stage, heads, memories, Z, information bank, and the classifier head of
+    ``CTC.CLASSIFIER_HEAD`` when it is not the backbone's ``fc``).
     """
 
     @classmethod
@@ -66,6 +67,8 @@ class CTCTrainer(EpochTrainer):
         network = {f"MODEL.{key}": value for key, value in record["model"].items()}
         for key in ("MODEL.DEVICE", "MODEL.WEIGHTS", "MODEL.WEIGHTS_PREFIX"):  # not the network itself
             network.pop(key, None)
+        if cfg.CTC.CLASSIFIER_HEAD != build_linear_head.__name__:  # a head's state resumes with the backbone
+            network["CTC.CLASSIFIER_HEAD"] = cfg.CTC.CLASSIFIER_HEAD
         return {"backbone": record, "network": network}
 
     @classmethod
@@ -108,6 +111,10 @@ class CTCTrainer(EpochTrainer):
 
     def checkpointables(self) -> Dict[str, Any]:
         return {"ctc": _MethodState(self.ctc)}
+
+    def evaluated_network(self) -> nn.Module:
+        """The backbone, or the classifier head on its pooled features (``CTC.CLASSIFIER_HEAD``)."""
+        return self.ctc.classifying_network()
 
     def build_hooks(self) -> List[HookBase]:
         built = super().build_hooks()
