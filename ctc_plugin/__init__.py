@@ -1,9 +1,10 @@
 """CTC (contrastive temporal coding, ECCV 2022, arXiv 2203.03871) as a Detectron2-style plugin.
 
-Importing the package registers its backbones, datasets and loss terms; with Detectron2 installed it
-also registers the temporal-transfer hook (``HOOK_REGISTRY``) and the CTC ResNet-FPN
-backbone (Detectron2's ``BACKBONE_REGISTRY``). Everything but those two imports torch
-(with torchvision and fvcore) alone.
+Importing the package registers its backbones, datasets, loss terms, classifier heads and every
+owner's config keys (``CONFIG_REGISTRY``: the terms', the heads', the builders', the
+temporal-transfer probe's); with Detectron2 installed it also registers the temporal-transfer
+hook (``HOOK_REGISTRY``) and the CTC ResNet-FPN backbone (Detectron2's ``BACKBONE_REGISTRY``).
+Everything but those two imports torch (with torchvision and fvcore) alone.
 """
 
 import importlib.util
@@ -14,8 +15,11 @@ __version__ = "0.2.0"
 from . import backbones as _backbones  # noqa: E402, F401  (only registration)
 from . import data as _data  # noqa: E402, F401  (only registration)
 from . import modeling as _modeling  # noqa: E402, F401  (only registration)
+from .analysis import config as _analysis_config  # noqa: E402, F401  (only registration: TEMPORAL_TRANSFER)
 from .registry import (  # noqa: E402
     BACKBONE_REGISTRY,
+    CLASSIFIER_HEAD_REGISTRY,
+    CONFIG_REGISTRY,
     DATASET_REGISTRY,
     HOOK_REGISTRY,
     LOSS_TERM_REGISTRY,
@@ -32,6 +36,8 @@ if importlib.util.find_spec("detectron2") is not None:
 
 __all__ = [
     "BACKBONE_REGISTRY",
+    "CLASSIFIER_HEAD_REGISTRY",
+    "CONFIG_REGISTRY",
     "DATASET_REGISTRY",
     "HOOK_REGISTRY",
     "LOSS_TERM_REGISTRY",

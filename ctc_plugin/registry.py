@@ -20,6 +20,17 @@ Contracts:
         of a study: a downstream run from each initialisation (its config keys, its command, the
         numbers it reads back, its report section). Detection and the fine-grained fine-tune are
         the first two.
+    CLASSIFIER_HEAD_REGISTRY: ``fn(cfg, backbone) -> nn.Module or None``, named by
+        ``cfg.CTC.CLASSIFIER_HEAD``: the module that turns the backbone's pooled features
+        (B, num_features) into the logits of the cross-entropy ``loss_cls``, in place of the
+        backbone's ``fc``. It is trained with the backbone, saved in CTC's method state (never in
+        the backbone's state_dict, so conversion never sees it) and discarded after pretraining.
+        None: the backbone's own ``fc`` classifies (``build_linear_head``, the default).
+    CONFIG_REGISTRY: ``ctc_plugin.config.ConfigAdder``, named by its ``add_xxx_config``: adds one
+        owner's keys to a pretraining config in place (a comment above each) and holds the rules
+        of their values. ``get_cfg()`` calls every registered adder and the trainer applies every
+        registered rule, so a term, a builder or a hook brings its keys beside its code; register
+        with ``@ctc_plugin.config.register_config(rules=..., check=...)``.
 """
 
 from fvcore.common.registry import Registry
@@ -29,3 +40,5 @@ DATASET_REGISTRY = Registry("CTC_DATASET")
 HOOK_REGISTRY = Registry("CTC_HOOK")
 LOSS_TERM_REGISTRY = Registry("CTC_LOSS_TERM")
 STUDY_TASK_REGISTRY = Registry("CTC_STUDY_TASK")
+CLASSIFIER_HEAD_REGISTRY = Registry("CTC_CLASSIFIER_HEAD")
+CONFIG_REGISTRY = Registry("CTC_CONFIG")

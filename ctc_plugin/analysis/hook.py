@@ -26,6 +26,7 @@ from detectron2.utils import comm
 
 from ..registry import HOOK_REGISTRY
 from ..utils.errors import UserError
+from . import config as _config  # noqa: F401  (registers TEMPORAL_TRANSFER's keys)
 from .linear_probe import ProbeSchedule
 from .probe import TransferProbe, build_transfer_probe
 from .release_probe import ReleaseProbe

@@ -1,13 +1,16 @@
-"""The backbone contract, the ResNet, ResNeXt and timm builders, and rebuilding a checkpoint's network by its record."""
+"""The backbone contract, the ResNet, ResNeXt and timm builders (each family's keys beside its builder),
+and rebuilding a checkpoint's network by its record."""
 
 from typing import Any, Dict, Mapping, Protocol, runtime_checkable
 
 import torch
 import yaml
 from fvcore.common.config import CfgNode
+from fvcore.common.config import CfgNode as CN
 from torch import nn
 
-from ..config import get_cfg
+from ..config import get_cfg, register_config
+from ..config.checks import positive
 from ..registry import BACKBONE_REGISTRY
 from ..utils.errors import UserError, first_line
 from .resnet import ResNet
@@ -37,6 +40,23 @@ def build_resnet(cfg) -> nn.Module:
     return ResNet(cfg.MODEL.DEPTH, stem=cfg.MODEL.STEM, num_classes=cfg.MODEL.NUM_CLASSES)
 
 
+@register_config(
+    rules=(
+        positive("MODEL.RESNEXT.CARDINALITY"),
+        positive("MODEL.RESNEXT.BASE_WIDTH"),
+        positive("MODEL.RESNEXT.WIDEN_FACTOR"),
+    )
+)
+def add_resnext_config(cfg: CN) -> None:
+    """``build_cifar_resnext``'s keys: MODEL.RESNEXT (in place)."""
+    cfg.MODEL.RESNEXT = CN()
+    # build_cifar_resnext (the release's CIFAR ResNeXt): groups of every 3x3 conv, channels per group
+    # and the widening factor; resnext32_16x4d is MODEL.DEPTH 32 with 16, 4, 4.
+    cfg.MODEL.RESNEXT.CARDINALITY = 16
+    cfg.MODEL.RESNEXT.BASE_WIDTH = 4
+    cfg.MODEL.RESNEXT.WIDEN_FACTOR = 4
+
+
 @BACKBONE_REGISTRY.register()
 def build_cifar_resnext(cfg) -> nn.Module:
     """The release's CIFAR ResNeXt from ``MODEL.DEPTH`` and ``MODEL.RESNEXT`` (resnext32_16x4d: 32, 16, 4, 4)."""
@@ -44,6 +64,15 @@ def build_cifar_resnext(cfg) -> nn.Module:
     return CifarResNeXt(
         resnext.CARDINALITY, cfg.MODEL.DEPTH, resnext.BASE_WIDTH, resnext.WIDEN_FACTOR, cfg.MODEL.NUM_CLASSES
     )
+
+
+@register_config()
+def add_timm_config(cfg: CN) -> None:
+    """``build_timm_backbone``'s keys: MODEL.TIMM (in place); the builder checks the name."""
+    cfg.MODEL.TIMM = CN()
+    # build_timm_backbone: the timm architecture (any timm CNN with forward_features, e.g. "convnext_atto",
+    # "resnet50", "efficientnet_b0"); the checkpoint's "model" is that timm network's own state_dict.
+    cfg.MODEL.TIMM.NAME = "resnet18"
 
 
 @BACKBONE_REGISTRY.register()

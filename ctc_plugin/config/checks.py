@@ -1,14 +1,19 @@
 """Values that cannot work, refused with one line before any process starts.
 
 A ``Rule`` names a key and what its value must be; ``check_values`` applies a table of them.
-The tables of the plugin's configs are here; fine-tuning's and detection's sit beside their
-defaults. A key that a config does not have is skipped, so one table serves related configs.
+The engine's and pretraining's own tables are here; each owner of keys registers its rules with
+them (``adders.py``), and fine-tuning's and detection's sit beside their defaults. A key that a
+config does not have is skipped, so one table serves related configs. An enum key takes its
+choices from its owner's constant.
 """
 
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from ..data.transforms import AUTO_AUGMENT_POLICIES
+from ..registry import CLASSIFIER_HEAD_REGISTRY, CONFIG_REGISTRY
 from ..utils.errors import UserError
+from .defaults import WARMUP_SHAPES
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,6 @@ ENGINE_RULES = (
     non_negative("SOLVER.CHECKPOINT_PERIOD_ITERS"),
     non_negative("SOLVER.MAX_CHECKPOINTS"),
     non_negative("SOLVER.WARMUP_EPOCHS"),
-    one_of("SOLVER.WARMUP_SHAPE", ("linear_iter", "release_epoch")),
     positive("INPUT.SIZE"),
     non_negative("DATALOADER.NUM_WORKERS"),
     non_negative("TEST.EVAL_PERIOD_EPOCHS"),
@@ -81,56 +85,36 @@ ENGINE_RULES = (
     positive("TRAINER.LOG_PERIOD"),
 )
 
-# CTC pretraining's own keys.
+# Pretraining's own keys (``add_pretrain_config``).
 PRETRAIN_RULES = (
     non_negative("SOLVER.IAS_EPOCHS"),
     non_negative("SOLVER.IRS_EPOCHS"),
     positive("SOLVER.IRS_LR_FACTOR"),
     non_negative("SOLVER.IAS_WEIGHT_DECAY_COEF"),
+    one_of("SOLVER.WARMUP_SHAPE", WARMUP_SHAPES),
     fraction("SOLVER.COSINE_FLOOR"),
     non_negative("MODEL.NUM_CLASSES"),
     non_negative("DATASETS.IMAGES_PER_CLASS"),
     non_negative("DATASETS.CLASSES"),
     non_negative("INPUT.CUTOUT"),
-    one_of("INPUT.AUTO_AUGMENT_POLICY", ("torchvision", "release")),
+    one_of("INPUT.AUTO_AUGMENT_POLICY", AUTO_AUGMENT_POLICIES),
     positive("INPUT.PIXEL_STD"),
-    non_negative("CTC.ALPHA"),
-    non_negative("CTC.BETA"),
     positive("CTC.EMBED_DIM"),
-    positive("CTC.IAS.TEMPERATURE"),
-    fraction("CTC.IAS.MOMENTUM"),
-    non_negative("CTC.IAS.NUM_NEGATIVES"),
-    positive("CTC.IRS.TEMPERATURE"),
-    fraction("CTC.IRS.MOMENTUM"),
-    positive("CTC.IRS.NUM_NEGATIVES"),
-    one_of("CTC.IRS.NEGATIVES", ("other_classes", "relax", "uniform")),
-    non_negative("TEMPORAL_TRANSFER.PERIOD_EPOCHS"),
-    one_of("TEMPORAL_TRANSFER.PROTOCOL", ("appendix", "release")),
-    non_negative("TEMPORAL_TRANSFER.IMAGE_SIZE"),
-    non_negative("TEMPORAL_TRANSFER.MAX_TRAIN_SAMPLES"),
-    non_negative("TEMPORAL_TRANSFER.MAX_TEST_SAMPLES"),
-    positive("TEMPORAL_TRANSFER.DRAWS"),
-    positive("TEMPORAL_TRANSFER.STEPS"),
-    positive("TEMPORAL_TRANSFER.BATCH_SIZE"),
-    positive("TEMPORAL_TRANSFER.LR"),
-    non_negative("TEMPORAL_TRANSFER.MILESTONES"),
-    positive("TEMPORAL_TRANSFER.GAMMA"),
-    fraction("TEMPORAL_TRANSFER.MOMENTUM"),
-    non_negative("TEMPORAL_TRANSFER.WEIGHT_DECAY"),
-    positive("TEMPORAL_TRANSFER.FEATURE_BATCH_SIZE"),
+    Rule("CTC.CLASSIFIER_HEAD", lambda v: v in CLASSIFIER_HEAD_REGISTRY, "name a head in CLASSIFIER_HEAD_REGISTRY"),
 )
 
 
 def check_pretrain_values(cfg, num_train_images: int) -> None:
-    """``ENGINE_RULES``, ``PRETRAIN_RULES`` and what depends on several keys or on the data."""
+    """``ENGINE_RULES``, ``PRETRAIN_RULES``, what depends on several keys, then every registered
+    owner's rules and checks (``CONFIG_REGISTRY``)."""
     check_values(cfg, ENGINE_RULES + PRETRAIN_RULES)
     solver = cfg.SOLVER
     epochs = solver.IAS_EPOCHS + solver.IRS_EPOCHS
     if epochs < 1:
         raise UserError(f"SOLVER.IAS_EPOCHS + SOLVER.IRS_EPOCHS is {epochs}: there must be at least one epoch")
-    negatives = cfg.CTC.IAS.NUM_NEGATIVES
-    if cfg.CTC.ALPHA > 0 and negatives >= num_train_images:
-        raise UserError(
-            f"CTC.IAS.NUM_NEGATIVES {negatives} must be below the {num_train_images} training images "
-            "(0: the full softmax over every memory slot)"
-        )
+    owners = [adder for _, adder in CONFIG_REGISTRY]
+    for adder in owners:
+        check_values(cfg, adder.rules)
+    for adder in owners:
+        if adder.check is not None:
+            adder.check(cfg, num_train_images)

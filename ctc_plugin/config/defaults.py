@@ -1,11 +1,20 @@
-"""Every configuration key, with a comment above each; defaults are the paper's CIFAR-100 values.
+"""The engine's and pretraining's own keys, a comment above each; defaults are the paper's CIFAR-100 values.
 
 ``add_engine_config`` holds what every epoch-based training run reads (pretraining and
-fine-grained fine-tuning alike); ``add_pretrain_config`` adds CTC's keys. ``get_cfg()``
-is the pretraining config; ``ctc_plugin.fgvc.get_fgvc_cfg()`` the fine-tuning one.
+fine-grained fine-tuning alike); ``add_pretrain_config`` what pretraining itself reads. A loss
+term, a backbone builder and a hook declare their own keys beside their code (``adders.py``):
+``modeling/ias.py`` CTC.ALPHA and CTC.IAS, ``modeling/irs.py`` CTC.BETA and CTC.IRS,
+``backbones/build.py`` MODEL.RESNEXT and MODEL.TIMM, ``analysis/config.py`` TEMPORAL_TRANSFER.
+``get_cfg()`` is the pretraining config with all of them; ``ctc_plugin.fgvc.get_fgvc_cfg()`` the
+fine-tuning one.
 """
 
 from fvcore.common.config import CfgNode as CN
+
+from ..registry import CONFIG_REGISTRY
+
+# SOLVER.WARMUP_SHAPE's choices (engine/stages.py:build_lr_multiplier builds each).
+WARMUP_SHAPES = ("linear_iter", "release_epoch")
 
 
 def add_engine_config(cfg: CN) -> CN:
@@ -81,7 +90,11 @@ def add_engine_config(cfg: CN) -> CN:
 
 
 def add_pretrain_config(cfg: CN) -> CN:
-    """CTC pretraining's keys (in place); returns ``cfg``."""
+    """What pretraining itself reads (in place); returns ``cfg``.
+
+    The keys of a loss term, of a backbone builder other than ``build_resnet`` and of a hook are
+    their owner's (``register_config``).
+    """
     # Name of the network builder in ctc_plugin.BACKBONE_REGISTRY.
     cfg.MODEL.BACKBONE = "build_resnet"
     # ResNet depth: 18, 34, 50 or 101 (build_resnet); CIFAR ResNeXt depth 6n + 2, e.g. 32 (build_cifar_resnext).
@@ -90,16 +103,6 @@ def add_pretrain_config(cfg: CN) -> CN:
     cfg.MODEL.STEM = "cifar"
     # Classifier width; 0 takes the number of classes of DATASETS.TRAIN.
     cfg.MODEL.NUM_CLASSES = 0
-    cfg.MODEL.RESNEXT = CN()
-    # build_cifar_resnext (the release's CIFAR ResNeXt): groups of every 3x3 conv, channels per group
-    # and the widening factor; resnext32_16x4d is MODEL.DEPTH 32 with 16, 4, 4.
-    cfg.MODEL.RESNEXT.CARDINALITY = 16
-    cfg.MODEL.RESNEXT.BASE_WIDTH = 4
-    cfg.MODEL.RESNEXT.WIDEN_FACTOR = 4
-    cfg.MODEL.TIMM = CN()
-    # build_timm_backbone: the timm architecture (any timm CNN with forward_features, e.g. "convnext_atto",
-    # "resnet50", "efficientnet_b0"); the checkpoint's "model" is that timm network's own state_dict.
-    cfg.MODEL.TIMM.NAME = "resnet18"
     # Keep only these class indices (relabelled 0..k-1 in this order); empty keeps all.
     cfg.DATASETS.CLASSES = []
     # Keep only the first this many training images of each class (0 keeps all).
@@ -111,8 +114,7 @@ def add_pretrain_config(cfg: CN) -> CN:
     # release's, INPUT.AUTO_AUGMENT_POLICY).
     cfg.INPUT.AUTO_AUGMENT = False
     # Whose AutoAugment: "torchvision" (its policy for the style, black fill) or "release" (the
-    # authors' CIFAR10Policy: torchvision's 25 CIFAR-10 sub-policies with its own operations,
-    # grey fill; docs/fidelity.md).
+    # authors' CIFAR10Policy: its own magnitudes and probabilities, grey fill; docs/fidelity.md).
     cfg.INPUT.AUTO_AUGMENT_POLICY = "torchvision"
     # Zero one square of this side of every training image after AutoAugment (Cutout); 0: none.
     # The release's "auto" augmentation is INPUT.AUTO_AUGMENT True, INPUT.AUTO_AUGMENT_POLICY
@@ -135,8 +137,8 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Linear warm-up over this many epochs at the start of training, per iteration (the release's
     # baseline: 5); 0: none.
     cfg.SOLVER.WARMUP_EPOCHS = 0
-    # Shape of the warm-up: "linear_iter", a ramp per iteration from 1 / warm-up iterations;
-    # "release_epoch", the release's steps per epoch, (e + 1) / WARMUP_EPOCHS through epoch e.
+    # Shape of the warm-up (WARMUP_SHAPES): "linear_iter", a ramp per iteration from 1 / warm-up
+    # iterations; "release_epoch", the release's steps per epoch, (e + 1) / WARMUP_EPOCHS through epoch e.
     cfg.SOLVER.WARMUP_SHAPE = "linear_iter"
     # The cosines end at this fraction of their start instead of 0 (the release's baseline: 0.1).
     cfg.SOLVER.COSINE_FLOOR = 0.0
@@ -145,79 +147,19 @@ def add_pretrain_config(cfg: CN) -> CN:
     # Builders in ctc_plugin.LOSS_TERM_REGISTRY of the contrastive terms, in order (each returns
     # None when its weight is 0); add a registered term of your own here.
     cfg.CTC.LOSS_TERMS = ["build_aggregation_term", "build_revitalization_term"]
-    # Weight of L_IAS in stage 1 (0 switches the loss off).
-    cfg.CTC.ALPHA = 0.01
-    # Weight of L_IRS in stage 2 (0 switches the loss off).
-    cfg.CTC.BETA = 1.0
+    # Builder in ctc_plugin.CLASSIFIER_HEAD_REGISTRY of what classifies the pooled features for the
+    # cross-entropy: "build_linear_head", the backbone's own fc; "build_projector_head", t-ReX*'s
+    # expendable projector and cosine classifier (CTC.PROJECTOR), discarded after pretraining.
+    cfg.CTC.CLASSIFIER_HEAD = "build_linear_head"
     # Width of the L2-normalised embeddings of both contrastive heads.
     cfg.CTC.EMBED_DIM = 128
-    cfg.CTC.IAS = CN()
-    # Softmax temperature tau_I of instance discrimination (release: 0.1).
-    cfg.CTC.IAS.TEMPERATURE = 0.1
-    # Memory momentum mu_I (release: 0.5).
-    cfg.CTC.IAS.MOMENTUM = 0.5
-    # 0: full softmax over all N memory slots (CIFAR); K > 0: NCE with K uniform negatives (ImageNet).
-    cfg.CTC.IAS.NUM_NEGATIVES = 0
-    # Train the IAS head; False reproduces the release, whose head stays at its random initialisation.
-    cfg.CTC.IAS.TRAIN_HEAD = True
-    cfg.CTC.IRS = CN()
-    # Temperature tau of CRD's contrastive loss (0.07).
-    cfg.CTC.IRS.TEMPERATURE = 0.07
-    # Momentum of both IRS memories (0.5).
-    cfg.CTC.IRS.MOMENTUM = 0.5
-    # Negatives per sample K.
-    cfg.CTC.IRS.NUM_NEGATIVES = 16384
-    # The positive slot and the K negatives of each sample. "other_classes": its own slot, negatives
-    # from the other classes (the release's --mode exact). "relax": a random image of its class,
-    # negatives from the other classes (the release's --mode relax). "uniform": its own slot,
-    # negatives from all images (the release's AliasMethod path, used without contrast indices).
-    cfg.CTC.IRS.NEGATIVES = "other_classes"
-    # Refill both memories with the information bank's embeddings of every training image
-    # before stage 2 (the release's --update_memory_bank).
-    cfg.CTC.IRS.REFILL_MEMORY = False
-    # Embed the refill's images with the training augmentation (the release) instead of the
-    # test transform.
-    cfg.CTC.IRS.REFILL_AUGMENT = False
-
-    tt = cfg.TEMPORAL_TRANSFER = CN()
-    # TemporalTransferHook: probe every this many epochs during pretraining (and after the last); 0 = off.
-    tt.PERIOD_EPOCHS = 0
-    # "appendix": cached eval-mode features, the appendix's schedule (the keys below), the final
-    # accuracy. "release": the authors' transfer.py (train-mode BatchNorm, 32 px, 30 epochs of
-    # cosine, the best epoch; CINIC-10's valid split with its own statistics). See docs/analyses.md.
-    tt.PROTOCOL = "appendix"
-    # Base name of the target's registered splits ("stl10" -> stl10_train / stl10_test);
-    # "" = the classes of DATASETS.TRAIN that DATASETS.CLASSES held out.
-    tt.DATASET = ""
-    # Folder of the target dataset; "" = DATASETS.ROOT.
-    tt.ROOT = ""
-    # Target class indices to keep (empty: all); unused for the held-out default.
-    tt.CLASSES = []
-    # Square side of the target images; 0 = their own size (STL-10 96, CINIC-10 32).
-    tt.IMAGE_SIZE = 0
-    # Use at most this many target training images per draw / test images (0 = all), drawn with SEED.
-    tt.MAX_TRAIN_SAMPLES = 0
-    tt.MAX_TEST_SAMPLES = 0
-    # Probes per measurement, each with its own training images, initialisation and batch order;
-    # temporal_transfer/top1 is their mean.
-    tt.DRAWS = 3
-    # The probe's SGD schedule (appendix A.3: 15k steps, batch 512, lr 0.4, x0.1 at 5k and 10k;
-    # momentum and weight decay are not given there: 0.9 and 0, as in common linear evaluation).
-    tt.STEPS = 15000
-    tt.BATCH_SIZE = 512
-    tt.LR = 0.4
-    tt.MILESTONES = [5000, 10000]
-    tt.GAMMA = 0.1
-    tt.MOMENTUM = 0.9
-    tt.WEIGHT_DECAY = 0.0
-    # Images per batch when extracting features (no_grad, backbone in eval mode).
-    tt.FEATURE_BATCH_SIZE = 256
-    # The probe seed (not the run's SEED): each draw's training images, the test images, each
-    # draw's initialisation and batch order.
-    tt.SEED = 0
     return cfg
 
 
 def get_cfg() -> CN:
-    """A fresh pretraining config with every key at its default."""
-    return add_pretrain_config(add_engine_config(CN()))
+    """A fresh pretraining config with every key at its default: the engine's, pretraining's and
+    every registered owner's (``CONFIG_REGISTRY``)."""
+    cfg = add_pretrain_config(add_engine_config(CN()))
+    for _, add_owner_config in CONFIG_REGISTRY:  # in registration order
+        add_owner_config(cfg)
+    return cfg

@@ -11,8 +11,7 @@ from ..backbones import backbone_record, build_backbone, check_takes_images, loa
 from ..config.checks import check_pretrain_values
 from ..data import NORMALIZATION, ClassificationDataset, build_dataset, build_transform
 from ..data.samples import REFILL_STREAM
-from ..modeling import CTC, build_ctc
-from ..utils.errors import UserError
+from ..modeling import CTC, build_ctc, build_linear_head
 from .stages import CTCStageHook, build_lr_multiplier, build_optimizer
 from .trainer import EpochTrainer
 
@@ -35,7 +34,8 @@ class CTCTrainer(EpochTrainer):
 
     Checkpoints hold the backbone under ``"model"`` (a torchvision ResNet's own keys), its
     ``"backbone"`` record (the registered builder and ``cfg.MODEL``), and CTC's state under
-    ``"ctc"`` (stage, heads, memories, Z, information bank).
+    ``"ctc"`` (stage, heads, memories, Z, information bank, and the classifier head of
+    ``CTC.CLASSIFIER_HEAD`` when it is not the backbone's ``fc``).
     """
 
     @classmethod
@@ -46,8 +46,6 @@ class CTCTrainer(EpochTrainer):
 
     @classmethod
     def complete_config(cls, cfg, train_set: ClassificationDataset):
-        if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
-            raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
         if cfg.MODEL.NUM_CLASSES and cfg.INPUT.PIXEL_MEAN and cfg.INPUT.PIXEL_STD:
             return cfg
         cfg = cfg.clone()
@@ -69,6 +67,8 @@ class CTCTrainer(EpochTrainer):
         network = {f"MODEL.{key}": value for key, value in record["model"].items()}
         for key in ("MODEL.DEVICE", "MODEL.WEIGHTS", "MODEL.WEIGHTS_PREFIX"):  # not the network itself
             network.pop(key, None)
+        if cfg.CTC.CLASSIFIER_HEAD != build_linear_head.__name__:  # a head's state resumes with the backbone
+            network["CTC.CLASSIFIER_HEAD"] = cfg.CTC.CLASSIFIER_HEAD
         return {"backbone": record, "network": network}
 
     @classmethod
@@ -111,6 +111,10 @@ class CTCTrainer(EpochTrainer):
 
     def checkpointables(self) -> Dict[str, Any]:
         return {"ctc": _MethodState(self.ctc)}
+
+    def evaluated_network(self) -> nn.Module:
+        """The backbone, or the classifier head on its pooled features (``CTC.CLASSIFIER_HEAD``)."""
+        return self.ctc.classifying_network()
 
     def build_hooks(self) -> List[HookBase]:
         built = super().build_hooks()

@@ -65,14 +65,11 @@ class EpochStepWarmup(ParamScheduler):
         return self.schedule(where)
 
 
-WARMUP_SHAPES = ("linear_iter", "release_epoch")
-
-
 def build_lr_multiplier(cfg, iters_per_epoch: int) -> ParamScheduler:
     """The schedule of ``SOLVER``: ``TwoStageCosine`` (one stage for the baseline), after a warm-up
-    over ``WARMUP_EPOCHS`` shaped as ``WARMUP_SHAPE`` says: "linear_iter", a per-iteration linear
-    ramp from 1 / warm-up iterations (Detectron2's ``WarmupParamScheduler``); "release_epoch",
-    ``EpochStepWarmup``."""
+    over ``WARMUP_EPOCHS`` shaped as ``WARMUP_SHAPE`` says (one of ``config.defaults.WARMUP_SHAPES``):
+    "linear_iter", a per-iteration linear ramp from 1 / warm-up iterations (Detectron2's
+    ``WarmupParamScheduler``); "release_epoch", ``EpochStepWarmup``."""
     max_iter = (cfg.SOLVER.IAS_EPOCHS + cfg.SOLVER.IRS_EPOCHS) * iters_per_epoch
     stage1_iters = cfg.SOLVER.IAS_EPOCHS * iters_per_epoch if cfg.SOLVER.IRS_EPOCHS else max_iter
     schedule = TwoStageCosine(stage1_iters, max_iter, cfg.SOLVER.IRS_LR_FACTOR, cfg.SOLVER.COSINE_FLOOR)

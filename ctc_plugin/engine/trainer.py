@@ -96,9 +96,10 @@ class EpochTrainer(TrainerBase):
 
     Seams (override in a subclass): ``build_datasets``, ``complete_config``, ``num_epochs``,
     ``build_model`` (a module whose ``forward(batch)`` returns a dict of losses and whose
-    ``backbone`` is the classifier evaluated and checkpointed), ``build_optimizer``,
+    ``backbone`` is the network checkpointed and, unless ``evaluated_network`` says otherwise,
+    evaluated), ``build_optimizer``,
     ``build_lr_hook``, ``build_transforms``, ``build_hooks``, ``checkpointables``,
-    ``checkpoint_metadata`` and ``check_model_inputs``.
+    ``evaluated_network``, ``checkpoint_metadata`` and ``check_model_inputs``.
     """
 
     def __init__(self, cfg) -> None:
@@ -191,6 +192,10 @@ class EpochTrainer(TrainerBase):
     def checkpointables(self) -> Dict[str, Any]:
         """Objects saved beside the network, each with ``state_dict`` / ``load_state_dict``."""
         return {}
+
+    def evaluated_network(self) -> nn.Module:
+        """What ``evaluate`` classifies the test images with (images -> logits): the model's ``backbone``."""
+        return self.model.backbone
 
     def build_hooks(self) -> List[HookBase]:
         cfg, per_epoch = self.cfg, self.iters_per_epoch
@@ -286,7 +291,7 @@ class EpochTrainer(TrainerBase):
     def evaluate(self) -> Dict[str, float]:
         """Top-1/top-5 on the test set over all processes; kept for ``results.json``."""
         results = classification_accuracy(
-            self.model.backbone, self.test_loader(self.test_set), self.device, amp=self.amp
+            self.evaluated_network(), self.test_loader(self.test_set), self.device, amp=self.amp
         )
         epoch = self.completed_iterations // self.iters_per_epoch
         logger.info(f"Epoch {epoch}: test top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%")

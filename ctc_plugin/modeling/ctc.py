@@ -8,6 +8,7 @@ from torch import nn
 
 from ..utils.distributed import rank
 from ..utils.seeding import mix_seed
+from .classifier import HeadOnFeatures
 from .term import LossTerm, StepInputs, TrainingImages
 
 
@@ -18,7 +19,10 @@ class CTC(nn.Module):
     revitalization: ``CE + beta * L_IRS`` against the information bank, a frozen copy of the
     network taken when stage 2 begins. Each contrastive loss is a ``LossTerm`` of one stage
     (``AggregationTerm``, ``RevitalizationTerm``); without terms it is the plain cross-entropy
-    baseline. docs/method.md gives the formulas and every default.
+    baseline. CE classifies with the backbone's ``fc``, or with a classifier head in its place
+    (``CLASSIFIER_HEAD_REGISTRY``, e.g. the expendable projector of ``projector.py``), which is
+    trained with the backbone and kept out of its state_dict. docs/method.md gives the formulas
+    and every default.
 
     ``forward(batch)`` returns the loss dict a Detectron2 trainer sums. The batch is
     ``(images, labels, indices, iterations)``: the iteration seeds the step's negatives, so
@@ -29,6 +33,9 @@ class CTC(nn.Module):
     Args:
         backbone: a ``ctc_plugin.backbones.Backbone`` (``forward_features``, ``fc``, ``num_features``).
         terms: the contrastive terms (each named once).
+        classifier_head: pooled features -> logits for CE, in place of ``backbone.fc`` (which then
+            takes no gradient, so neither the optimizer nor DistributedDataParallel waits for
+            it); None: ``backbone.fc``.
         seed: seeds the negatives.
         channels_last: run the network on channels_last images.
         device: where the inputs go (the memories were created there).
@@ -39,6 +46,7 @@ class CTC(nn.Module):
         backbone: nn.Module,
         terms: Sequence[LossTerm] = (),
         *,
+        classifier_head: Optional[nn.Module] = None,
         seed: int = 0,
         channels_last: bool = False,
         device: torch.device = torch.device("cpu"),
@@ -46,6 +54,9 @@ class CTC(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.terms = nn.ModuleDict({term.name: term for term in terms})
+        self.classifier_head = classifier_head
+        if classifier_head is not None:
+            backbone.fc.requires_grad_(False)  # unused: it stays at its initialisation
         self.seed = seed
         self.channels_last = channels_last
         self.device = device
@@ -53,8 +64,22 @@ class CTC(nn.Module):
         self._mark_trainable()
 
     def trainable_parameters(self) -> List[nn.Parameter]:
-        """Every parameter the optimizer holds, in either stage."""
-        return list(self.backbone.parameters()) + [p for term in self.terms.values() for p in term.head_parameters()]
+        """Every parameter the optimizer holds, in either stage: the backbone's, the classifier head's, the terms'."""
+        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
+        head = list(self.classifier_head.parameters()) if self.classifier_head is not None else []
+        return backbone + head + [p for term in self.terms.values() for p in term.head_parameters()]
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C) class logits of pooled features: the classifier head's, or the backbone's ``fc``."""
+        if self.classifier_head is None:
+            return self.backbone.fc(features)
+        return self.classifier_head(features)
+
+    def classifying_network(self) -> nn.Module:
+        """Images -> logits as CE classifies them: the backbone, or the head on its pooled features."""
+        if self.classifier_head is None:
+            return self.backbone
+        return HeadOnFeatures(self.backbone, self.classifier_head)
 
     def active_terms(self) -> List[LossTerm]:
         return [term for term in self.terms.values() if term.stage == self.stage]
@@ -87,7 +112,7 @@ class CTC(nn.Module):
             images = images.contiguous(memory_format=torch.channels_last)
         labels, indices = labels.to(self.device, non_blocking=True), indices.to(self.device, non_blocking=True)
         features = self.backbone.forward_features(images)  # B x D
-        losses = {"loss_cls": F.cross_entropy(self.backbone.fc(features), labels)}
+        losses = {"loss_cls": F.cross_entropy(self.logits(features), labels)}
         active = self.active_terms()
         if active:
             # On the method's device: the negatives are drawn where they are used.
@@ -104,10 +129,16 @@ class CTC(nn.Module):
             term.update()
 
     def method_state_dict(self) -> Dict[str, Any]:
-        """Everything of CTC that is not the backbone: the stage and each term's heads, memories, Z, bank."""
-        return {"stage": self.stage, "terms": {name: term.state_dict() for name, term in self.terms.items()}}
+        """Everything of CTC that is not the backbone: the stage, each term's heads, memories, Z, bank,
+        and the classifier head (when there is one)."""
+        state = {"stage": self.stage, "terms": {name: term.state_dict() for name, term in self.terms.items()}}
+        if self.classifier_head is not None:
+            state["classifier_head"] = self.classifier_head.state_dict()
+        return state
 
     def load_method_state_dict(self, state: Dict[str, Any]) -> None:
         self.enter_stage(int(state["stage"]))
         for name, term in self.terms.items():
             term.load_state_dict(state["terms"][name])
+        if self.classifier_head is not None:
+            self.classifier_head.load_state_dict(state["classifier_head"])

@@ -4,9 +4,13 @@ from typing import Any, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
+from fvcore.common.config import CfgNode as CN
 from torch import nn
 
+from ..config import register_config
+from ..config.checks import fraction, non_negative, positive
 from ..registry import LOSS_TERM_REGISTRY
+from ..utils.errors import UserError
 from .heads import EmbedHead
 from .memory import init_memory, memory_scores, momentum_update
 from .nce import first_batch_log_z, nce_loss
@@ -127,6 +131,40 @@ class AggregationTerm(LossTerm):
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
         self.criterion.load_state_dict(state)
+
+
+def check_ias_config(cfg, num_train_images: int) -> None:
+    """NCE's K negatives are drawn from the other memory slots: fewer than the training images."""
+    negatives = cfg.CTC.IAS.NUM_NEGATIVES
+    if cfg.CTC.ALPHA > 0 and negatives >= num_train_images:
+        raise UserError(
+            f"CTC.IAS.NUM_NEGATIVES {negatives} must be below the {num_train_images} training images "
+            "(0: the full softmax over every memory slot)"
+        )
+
+
+@register_config(
+    rules=(
+        non_negative("CTC.ALPHA"),
+        positive("CTC.IAS.TEMPERATURE"),
+        fraction("CTC.IAS.MOMENTUM"),
+        non_negative("CTC.IAS.NUM_NEGATIVES"),
+    ),
+    check=check_ias_config,
+)
+def add_ias_config(cfg: CN) -> None:
+    """``build_aggregation_term``'s keys: CTC.ALPHA and CTC.IAS (in place)."""
+    # Weight of L_IAS in stage 1 (0 switches the loss off).
+    cfg.CTC.ALPHA = 0.01
+    cfg.CTC.IAS = CN()
+    # Softmax temperature tau_I of instance discrimination (release: 0.1).
+    cfg.CTC.IAS.TEMPERATURE = 0.1
+    # Memory momentum mu_I (release: 0.5).
+    cfg.CTC.IAS.MOMENTUM = 0.5
+    # 0: full softmax over all N memory slots (CIFAR); K > 0: NCE with K uniform negatives (ImageNet).
+    cfg.CTC.IAS.NUM_NEGATIVES = 0
+    # Train the IAS head; False reproduces the release, whose head stays at its random initialisation.
+    cfg.CTC.IAS.TRAIN_HEAD = True
 
 
 @LOSS_TERM_REGISTRY.register()

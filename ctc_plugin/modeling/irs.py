@@ -5,8 +5,11 @@ import logging
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
+from fvcore.common.config import CfgNode as CN
 from torch import nn
 
+from ..config import register_config
+from ..config.checks import fraction, non_negative, one_of, positive
 from ..registry import LOSS_TERM_REGISTRY
 from ..utils.distributed import gather_rows
 from ..utils.errors import UserError
@@ -223,21 +226,64 @@ class RevitalizationTerm(LossTerm):
         self.criterion.load_state_dict(state)
 
 
+# CTC.IRS.NEGATIVES: the sampler of each mode (negatives.py), built from the training labels.
+NEGATIVE_SAMPLERS = {
+    "other_classes": lambda data: OtherClassNegatives(data.targets),
+    "relax": lambda data: RelaxedNegatives(data.targets),
+    "uniform": lambda data: UniformNegatives(data.num_data),
+}
+
+
+def check_irs_config(cfg, num_train_images: int) -> None:
+    """Stage 2 copies the network of stage 1 into the information bank: there must be a stage 1."""
+    if cfg.CTC.BETA > 0 and cfg.SOLVER.IRS_EPOCHS > 0 and cfg.SOLVER.IAS_EPOCHS == 0:
+        raise UserError("CTC's stage 2 needs an information bank: SOLVER.IAS_EPOCHS must be at least 1")
+
+
+@register_config(
+    rules=(
+        non_negative("CTC.BETA"),
+        positive("CTC.IRS.TEMPERATURE"),
+        fraction("CTC.IRS.MOMENTUM"),
+        positive("CTC.IRS.NUM_NEGATIVES"),
+        one_of("CTC.IRS.NEGATIVES", NEGATIVE_SAMPLERS),
+    ),
+    check=check_irs_config,
+)
+def add_irs_config(cfg: CN) -> None:
+    """``build_revitalization_term``'s keys: CTC.BETA and CTC.IRS (in place)."""
+    # Weight of L_IRS in stage 2 (0 switches the loss off).
+    cfg.CTC.BETA = 1.0
+    cfg.CTC.IRS = CN()
+    # Temperature tau of CRD's contrastive loss (0.07).
+    cfg.CTC.IRS.TEMPERATURE = 0.07
+    # Momentum of both IRS memories (0.5).
+    cfg.CTC.IRS.MOMENTUM = 0.5
+    # Negatives per sample K.
+    cfg.CTC.IRS.NUM_NEGATIVES = 16384
+    # The positive slot and the K negatives of each sample (NEGATIVE_SAMPLERS). "other_classes": its
+    # own slot, negatives from the other classes (the release's --mode exact). "relax": a random image
+    # of its class, negatives from the other classes (the release's --mode relax). "uniform": its own
+    # slot, negatives from all images (the release's AliasMethod path, used without contrast indices).
+    cfg.CTC.IRS.NEGATIVES = "other_classes"
+    # Refill both memories with the information bank's embeddings of every training image
+    # before stage 2 (the release's --update_memory_bank).
+    cfg.CTC.IRS.REFILL_MEMORY = False
+    # Embed the refill's images with the training augmentation (the release) instead of the
+    # test transform.
+    cfg.CTC.IRS.REFILL_AUGMENT = False
+
+
 @LOSS_TERM_REGISTRY.register()
 def build_revitalization_term(cfg, data: TermData) -> Optional[RevitalizationTerm]:
     """``beta * L_IRS`` from ``cfg.CTC.IRS`` (None when ``CTC.BETA`` is 0)."""
     if cfg.CTC.BETA <= 0:
         return None
     irs = cfg.CTC.IRS
-    samplers = {
-        "other_classes": lambda: OtherClassNegatives(data.targets),
-        "relax": lambda: RelaxedNegatives(data.targets),
-        "uniform": lambda: UniformNegatives(data.num_data),
-    }
-    if irs.NEGATIVES not in samplers:
-        raise UserError(f"CTC.IRS.NEGATIVES must be 'other_classes', 'relax' or 'uniform', got {irs.NEGATIVES!r}")
+    if irs.NEGATIVES not in NEGATIVE_SAMPLERS:
+        raise UserError(f"CTC.IRS.NEGATIVES must be one of {', '.join(NEGATIVE_SAMPLERS)}, got {irs.NEGATIVES!r}")
     return RevitalizationTerm(
-        cfg.CTC.BETA, data.num_data, data.num_features, samplers[irs.NEGATIVES](), cfg.CTC.EMBED_DIM,
+        cfg.CTC.BETA, data.num_data, data.num_features, NEGATIVE_SAMPLERS[irs.NEGATIVES](data), cfg.CTC.EMBED_DIM,
         irs.TEMPERATURE, irs.MOMENTUM, irs.NUM_NEGATIVES, cfg.SOLVER.CHANNELS_LAST, data.generator, data.device,
         refill_memory=irs.REFILL_MEMORY,
     )  # fmt: skip

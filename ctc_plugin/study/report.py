@@ -263,7 +263,7 @@ def build_report(results: Dict[str, Any]) -> str:
     threads = f" {results['threads']} thread(s) per step." if results.get("threads") else ""
     config = f"`{results['config']}`"
     if results["config"].startswith("configs/demo/"):  # study configs moved to configs/studies/
-        config += f" (now `configs/studies/{results['config'][len('configs/demo/'):]}`)"
+        config += f" (now `configs/studies/{results['config'][len('configs/demo/') :]}`)"
     out = ["# ctc_plugin study report", ""]
     out += [
         f"Config: {config}. Commit `{results['commit']}`, {results['date']}. Machine: "
