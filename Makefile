@@ -10,7 +10,7 @@ setup:
 
 # Pretrains a baseline and a CTC ResNet-18 on Fashion-MNIST (real data, offline, 2 CPU cores).
 demo: setup
-	$(VENV)/bin/ctc-study --config-file configs/studies/default.yaml
+	$(VENV)/bin/ctc-demo --jobs 2
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -16,7 +16,8 @@ PACKAGE = os.path.join(REPO, "ctc_plugin")
 CORE = {"backbones", "checkpoint", "config", "data", "engine", "modeling", "registry", "utils"}
 BRIDGES = {"convert", "detection", "fgvc", "analysis", "model_zoo"}
 TOOLS = (
-    "pretrain", "train_net", "finetune_fgvc", "convert_weights", "temporal_transfer", "estimate_mi", "demo", "submit",
+    "pretrain", "train_net", "finetune_fgvc", "convert_weights", "temporal_transfer", "estimate_mi", "study", "demo",
+    "submit",
 )  # fmt: skip
 
 

@@ -143,6 +143,10 @@ def test_judge_marks_the_primary_and_adjusts_the_rest():
         )
         if record["significant"]:
             assert record["ci"][0] > 0 or record["ci"][1] < 0
+    # A declared pair beyond the reference arm is one more exploratory line.
+    pairs = judge(_study(curves, plan=AnalysisPlan(primary_arm="b", comparisons=(("c", "b"),), registered=True)))
+    assert ("final_transfer", "c", "b") in {(r["metric"], r["arm"], r["reference"]) for r in pairs}
+    assert len(pairs) == len(records) + 1
     # Without a declared plan every line is exploratory.
     assert not any(r["primary"] for r in judge(_study(curves)))
     # Two seeds: nothing judged.

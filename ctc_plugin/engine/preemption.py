@@ -46,6 +46,7 @@ class PreemptionHook(HookBase):
     def after_step(self) -> None:
         if not self._agreed():
             return
+        logger.warning(f"{self._signal_name()} received: stopping after this iteration, with a checkpoint")
         iteration = self.trainer.iter
         path = self._save(iteration)
         comm.synchronize()  # no process exits before the checkpoint is whole

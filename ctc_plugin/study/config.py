@@ -97,6 +97,9 @@ def add_analysis_config(cfg: CN) -> CN:
     cfg.ANALYSIS.SLOPE_WINDOW = [0.5, 1.0]
     # Level of every test; lines other than the primary are Holm-adjusted over the study's family.
     cfg.ANALYSIS.ALPHA = 0.05
+    # [ARM, REFERENCE] pairs also judged on final_transfer, besides every arm against REFERENCE_ARM
+    # (e.g. ablations against the full recipe); exploratory.
+    cfg.ANALYSIS.COMPARISONS = []
     return cfg
 
 
@@ -184,5 +187,10 @@ def check_analysis_config(node: CN, names: List[str], reference: str) -> None:
                             f"got {window}")  # fmt: skip
     if node.LATE_FALL_TEST not in LATE_FALL_TESTS:
         raise UserError(f"ANALYSIS.LATE_FALL_TEST must be one of {list(LATE_FALL_TESTS)}, got {node.LATE_FALL_TEST!r}")
+    for pair in node.COMPARISONS:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(names):
+            raise UserError(
+                f"ANALYSIS.COMPARISONS entries must be [ARM, REFERENCE] of two arms ({names}), got {pair!r}"
+            )
     if not 0 < node.ALPHA < 1:
         raise UserError(f"ANALYSIS.ALPHA must lie between 0 and 1, got {node.ALPHA}")

@@ -36,6 +36,8 @@ class AnalysisPlan:
         late_fall_test: "window" or "slope".
         slope_window: (from, to) fractions of an arm's epochs for the slope.
         alpha: the level of every test; exploratory lines are Holm-adjusted over the study's family.
+        comparisons: (arm, reference) pairs judged on ``final_transfer`` besides every arm against the
+            reference arm (exploratory).
         registered: the plan came from the study's config when its seeds ran (False: chosen after
             the data were seen; the analysis is post hoc).
     """
@@ -48,6 +50,7 @@ class AnalysisPlan:
     late_fall_test: str = "window"
     slope_window: Tuple[float, float] = (0.5, 1.0)
     alpha: float = 0.05
+    comparisons: Tuple[Tuple[str, str], ...] = ()
     registered: bool = False
 
     @classmethod
@@ -62,6 +65,7 @@ class AnalysisPlan:
             late_fall_test=str(node.LATE_FALL_TEST),
             slope_window=tuple(float(x) for x in node.SLOPE_WINDOW),
             alpha=float(node.ALPHA),
+            comparisons=tuple((str(a), str(b)) for a, b in node.COMPARISONS),
             registered=True,
         )
 
@@ -71,11 +75,14 @@ class AnalysisPlan:
         for key in ("early_window", "slope_window"):
             if key in known:
                 known[key] = tuple(float(x) for x in known[key])
+        if "comparisons" in known:
+            known["comparisons"] = tuple((str(a), str(b)) for a, b in known["comparisons"])
         return cls(**known)
 
     def to_dict(self) -> Dict[str, Any]:
         values = asdict(self)
         values["early_window"], values["slope_window"] = list(self.early_window), list(self.slope_window)
+        values["comparisons"] = [list(pair) for pair in self.comparisons]
         return values
 
 

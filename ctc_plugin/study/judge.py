@@ -160,6 +160,12 @@ def judge(results: Mapping[str, Any]) -> List[Dict[str, Any]]:
             second = per_seed_endpoint(results, reference, metric, plan)
             if first and second:
                 records.append(_record(metric, arm, reference, first, second))
+    for arm, other in plan.comparisons:  # declared pairs beyond the reference arm
+        if other != reference and arm in names and other in names:
+            first = per_seed_endpoint(results, arm, "final_transfer", plan)
+            second = per_seed_endpoint(results, other, "final_transfer", plan)
+            if first and second:
+                records.append(_record("final_transfer", arm, other, first, second))
     for metric in ("late_fall", "source_rise"):
         for arm in names:
             values = per_seed_endpoint(results, arm, metric, plan)

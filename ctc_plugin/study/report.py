@@ -106,8 +106,11 @@ def plan_section(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]
         else "minus the least-squares slope of the transfer over the slope window "
         f"({plan['slope_window'][0]:.0%} to {plan['slope_window'][1]:.0%} of training), in points per 10 epochs"
     )
+    pairs = ", ".join(f"{a} minus {b}" for a, b in plan.get("comparisons", []))
     out += [
         f"- Primary comparison: {primary}.",
+        f"- Every arm against {findings['reference']}"
+        + (f"; also, on transfer at the end: {pairs}." if pairs else "."),
         f"- Transfer at the end (`final_transfer`): the mean of the last {plan['final_checkpoints']} probed "
         "checkpoints of each seed (the late window).",
         f"- Late fall (`late_fall`, positive: a fall): {fall_test}. No peak is picked on the curves it judges.",

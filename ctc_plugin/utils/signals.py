@@ -11,15 +11,12 @@ at exit the training process kills the ones still alive (SIGKILL; they hold noth
 """
 
 import atexit
-import logging
 import multiprocessing
 import os
 import signal
 from typing import Dict, Optional, Sequence
 
 from .errors import UserError
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNALS = ("SIGTERM", "SIGUSR1")
 
@@ -61,10 +58,11 @@ def preemption_signal() -> str:
 
 
 def _record(number: int, frame) -> None:
+    # Only a flag: a handler that logged could interrupt the main thread inside a write to the same
+    # stream ("reentrant call"), which logging prints as a traceback. The trainer says it at its step.
     global _received
     if _received is None:
         _received = signal.Signals(number).name
-        logger.warning(f"{_received} received: stopping after this iteration, with a checkpoint")
 
 
 def watch(names: Sequence[str]) -> None:
