@@ -38,6 +38,7 @@ def plan(rounds: int) -> Dict[str, List[str]]:
         "memory_scale": ["memory_scale.py", "--rounds", str(max(1, rounds // 2))],
         "data_pipeline": ["data_pipeline.py", "--rounds", str(max(2, rounds // 2))],
         "transfer_tools": ["transfer_tools.py", "--rounds", str(2 * rounds)],
+        "study_jobs": ["study_jobs.py", "--rounds", str(max(1, rounds // 2))],
         "gpu_throughput": ["gpu_throughput.py"] if cuda else ["gpu_throughput.py", "--tiny"],
     }
 
@@ -92,6 +93,11 @@ def table(v: Dict[str, str], gpu_measured: bool) -> str:
             "tools/train_net.py / Detectron2 plain loop, s/iter (Mask R-CNN R50-FPN)",
             fmt(v, "train_net_over_plain", ".3f"),
             "<= 1.02",
+        ),
+        (
+            "ctc-study --jobs 2 / serially, wall seconds (tiny study, 1 thread per step; same numbers)",
+            f"{fmt(v, 'study_jobs2_over_serial', '.3f')} ({'yes' if v.get('study_same_numbers') == '1' else 'no'})",
+            "clearly < 1",
         ),
         (
             "convert + verify ResNet-50 (Detectron2; timm)",
