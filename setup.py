@@ -58,7 +58,7 @@ setup(
     packages=find_packages(include=["ctc_plugin", "ctc_plugin.*"]),
     package_data={"ctc_plugin.model_zoo": get_model_zoo_configs()},
     entry_points={"console_scripts": [f"{name}=ctc_plugin.cli.{tool}:main" for tool, name in read_commands().items()]},
-    install_requires=["torch>=2.1", "torchvision>=0.16", "fvcore>=0.1.5", "numpy", "Pillow", "PyYAML", "tqdm"],
+    install_requires=["torch>=2.5", "torchvision>=0.20", "fvcore>=0.1.5", "numpy", "Pillow", "PyYAML", "tqdm"],
     extras_require={
         # Detectron2 itself is not on PyPI: see the README's "Setup".
         "detectron2": ["pycocotools>=2.0.2", "tensorboard", "omegaconf>=2.1,<2.4", "hydra-core>=1.1", "setuptools<81"],

@@ -38,8 +38,8 @@ class TimmBackbone(nn.Module):
         self.classifier_name = classifier if isinstance(classifier, str) else classifier[0]
         # Width of the pre-logits (after a pre-logits MLP or conv head, where the model has one).
         self.num_features = int(getattr(self.model, "head_hidden_size", None) or self.model.num_features)
-        self._register_state_dict_hook(_strip_model_prefix)
-        self._register_load_state_dict_pre_hook(_add_model_prefix)
+        self.register_state_dict_post_hook(_strip_model_prefix)
+        self.register_load_state_dict_pre_hook(_add_model_prefix)
 
     @property
     def fc(self) -> nn.Module:
@@ -60,6 +60,6 @@ def _strip_model_prefix(module: nn.Module, state_dict: Dict[str, Any], prefix: s
         state_dict[prefix + key[len(inner) :]] = state_dict.pop(key)
 
 
-def _add_model_prefix(state_dict: Mapping[str, Any], prefix: str, *args) -> None:
+def _add_model_prefix(module: nn.Module, state_dict: Mapping[str, Any], prefix: str, *args) -> None:
     for key in [k for k in state_dict if k.startswith(prefix) and not k.startswith(prefix + "model.")]:
         state_dict[prefix + "model." + key[len(prefix) :]] = state_dict.pop(key)

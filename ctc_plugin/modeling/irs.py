@@ -2,7 +2,7 @@
 
 import copy
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 from fvcore.common.config import CfgNode as CN
@@ -159,8 +159,11 @@ class RevitalizationTerm(LossTerm):
         self.num_negatives = num_negatives
         self.channels_last = channels_last
         self.criterion = ContrastiveRevitalization(num_data, embed_dim, temperature, momentum, generator, device)
-        # In a list, not a submodule: neither saved nor seen by DDP.
-        self._fast_bank: List[InferenceCopy] = []
+        # The bank prepared for inference, and the (device, dtype) of the bank it was made from; in a
+        # list, not a submodule: neither saved nor seen by DDP. A moved or converted bank (its device
+        # or dtype changed) or a loaded one (the load post-hook) is prepared again on first use.
+        self._fast_bank: List[Tuple[Tuple[torch.device, torch.dtype], InferenceCopy]] = []
+        self.register_load_state_dict_post_hook(_forget_fast_bank)
 
     def head_parameters(self) -> List[nn.Parameter]:
         return list(self.head.parameters()) + list(self.bank_head.parameters())
@@ -179,10 +182,12 @@ class RevitalizationTerm(LossTerm):
         ``no_grad`` rather than ``inference_mode``: the features feed the trainable bank head,
         which saves them for its backward pass.
         """
-        if not self._fast_bank:
+        parameter = next(self.bank.parameters())
+        made_from = (parameter.device, parameter.dtype)
+        if not self._fast_bank or self._fast_bank[0][0] != made_from:
             memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-            self._fast_bank = [InferenceCopy(self.bank, memory_format)]
-        return self._fast_bank[0].forward_features(images)
+            self._fast_bank = [(made_from, InferenceCopy(self.bank, memory_format))]
+        return self._fast_bank[0][1].forward_features(images)
 
     def loss(self, inputs: StepInputs) -> torch.Tensor:
         v1 = self.head(inputs.features)
@@ -211,19 +216,15 @@ class RevitalizationTerm(LossTerm):
             self.bank.eval()  # frozen, BatchNorm statistics included
         return self
 
-    def _apply(self, fn, *args, **kwargs):
-        self._fast_bank = []  # rebuilt from the moved or converted bank on first use
-        return super()._apply(fn, *args, **kwargs)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        self._fast_bank = []  # a loaded bank is a new bank
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     def get_extra_state(self) -> Dict[str, Any]:
         return self.criterion.state_dict()
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
         self.criterion.load_state_dict(state)
+
+
+def _forget_fast_bank(module: "RevitalizationTerm", incompatible_keys) -> None:
+    module._fast_bank = []  # a loaded bank is a new bank
 
 
 # CTC.IRS.NEGATIVES: the sampler of each mode (negatives.py), built from the training labels.
