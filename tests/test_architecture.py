@@ -15,6 +15,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "ctc_plugin")
 CORE = {"backbones", "checkpoint", "config", "data", "engine", "modeling", "registry", "utils"}
 BRIDGES = {"convert", "detection", "fgvc", "analysis", "model_zoo"}
+# Above the bridges, below the tools: the study runner (it starts the tools as processes).
+STUDY = "study"
 TOOLS = (
     "pretrain", "train_net", "finetune_fgvc", "convert_weights", "temporal_transfer", "estimate_mi", "study", "demo",
     "submit",
@@ -57,6 +59,8 @@ def test_the_core_imports_no_bridge_and_nothing_imports_the_cli():
         if owner != "cli":
             assert "cli" not in imported, owner
     assert not edges["convert"] & {"detection", "fgvc", "analysis"}  # the generic converter needs no bridge
+    for owner in CORE | BRIDGES:  # the core and the bridges know nothing of studies
+        assert STUDY not in edges.get(owner, set()), owner
 
 
 def test_no_import_cycle_between_subpackages():
