@@ -84,7 +84,9 @@ def cluster_options(args) -> Optional[ClusterOptions]:
     )  # fmt: skip
 
 
-def main(argv: Optional[List[str]] = None, tool: str = TOOL, default_config: str = DEFAULT_CONFIG) -> int:
+def run_study_tool(argv: Optional[List[str]], tool: str, default_config: str) -> int:
+    """The tool's work, named ``tool`` in its messages (``ctc-demo`` is this with the default study)."""
+
     def body() -> None:
         args = build_parser(__doc__, default_config).parse_args(argv)
         cluster = cluster_options(args)
@@ -101,6 +103,10 @@ def main(argv: Optional[List[str]] = None, tool: str = TOOL, default_config: str
             signal.signal(signal.SIGTERM, previous)
 
     return run(tool, body)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_study_tool(argv, TOOL, DEFAULT_CONFIG)
 
 
 if __name__ == "__main__":
