@@ -84,7 +84,13 @@ def cluster_options(args) -> Optional[ClusterOptions]:
     )  # fmt: skip
 
 
-def main(argv: Optional[List[str]] = None, tool: str = TOOL, default_config: str = DEFAULT_CONFIG) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
+    return study_main(argv, TOOL, DEFAULT_CONFIG)
+
+
+def study_main(argv: Optional[List[str]], tool: str, default_config: str) -> int:
+    """ctc-study's main as ``tool`` (its lines' prefix), with ``default_config`` when no --config-file is given."""
+
     def body() -> None:
         args = build_parser(__doc__, default_config).parse_args(argv)
         cluster = cluster_options(args)
