@@ -33,7 +33,7 @@ from detectron2.utils.events import EventStorage  # noqa: E402
 
 from ctc_plugin.backbones import ResNet  # noqa: E402
 from ctc_plugin.cli import train_net  # noqa: E402
-from ctc_plugin.cli.common import training_parser  # noqa: E402
+from ctc_plugin.cli.training import training_parser  # noqa: E402
 from ctc_plugin.study.datasets import write_shapes_coco  # noqa: E402
 
 TINY = (
@@ -79,7 +79,7 @@ def build_steppers(root: str, weights: str, opts=TINY):
         ["--config-file", os.path.join(REPO, "configs/coco_maskrcnn_ctc.yaml"), "MODEL.WEIGHTS", weights, *opts]
     )
     args.opts += ["OUTPUT_DIR", os.path.join(root, "output")]
-    cfg = train_net.build_config(args)
+    cfg = train_net.TRAINING.build_config(args)
     torch.manual_seed(0)
     tool = train_net.Trainer(cfg)
     tool.resume_or_load(resume=False)

@@ -1,12 +1,22 @@
 """The options of a submitit job, shared by ``ctc-submit`` (one tool) and ``ctc-study --cluster`` (a study)."""
 
 import argparse
-from typing import Iterable
 
+from ..config.checks import at_least
 from ..utils.errors import UserError
+from .common import check_flags
 
 # SLURM's own options, passed on as they are.
 SLURM_OPTIONS = ("partition", "account", "qos", "constraint", "comment", "exclude")
+# The options' bounds (--nodes where the tool has it; --cpus-per-task and --mem-gb where given).
+CLUSTER_RULES = (
+    at_least("gpus_per_node", 0),
+    at_least("timeout_min", 1),
+    at_least("max_timeouts", 0),
+    at_least("nodes", 1),
+    at_least("cpus_per_task", 1),
+    at_least("mem_gb", 1),
+)
 
 
 def add_cluster_options(parser: argparse.ArgumentParser, nodes: bool = True, gpus_per_node: int = 1) -> None:
@@ -31,19 +41,8 @@ def add_cluster_options(parser: argparse.ArgumentParser, nodes: bool = True, gpu
 
 def check_cluster_options(args: argparse.Namespace) -> None:
     """Refuse, with one line, options no job can run with."""
-    minimums = [("gpus_per_node", 0), ("timeout_min", 1), ("max_timeouts", 0)]
-    minimums += [("nodes", 1)] if hasattr(args, "nodes") else []
-    _at_least(args, minimums)
-    for name in ("cpus_per_task", "mem_gb"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be 1 or more")
+    check_flags(args, CLUSTER_RULES)
     if args.signal_delay_s < 0 or args.signal_delay_s >= 60 * args.timeout_min:
         raise UserError(f"--signal-delay-s {args.signal_delay_s} must lie in [0, --timeout-min x 60)")
     if args.cluster == "local" and getattr(args, "nodes", 1) != 1:
         raise UserError("--cluster local runs on this machine: --nodes 1")
-
-
-def _at_least(args: argparse.Namespace, minimums: Iterable) -> None:
-    for name, least in minimums:
-        if getattr(args, name) < least:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(args, name)} must be {least} or more")

@@ -13,7 +13,7 @@ from . import study
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return study.run_study_tool(argv, "demo", study.DEFAULT_CONFIG)
+    return study.study_main(argv, "demo", study.DEFAULT_CONFIG)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,24 @@ from ..analysis.mine import MINE_PROTOCOLS, estimate_mutual_information
 from ..analysis.plots import plot_information_plane
 from ..analysis.release_probe import RELEASE_MINE_DATA, release_normalization
 from ..analysis.runs import run_normalization
-from ..analysis.sweep import Sweep
+from ..config.checks import Rule, at_least, non_negative, positive
 from ..data import ClassificationDataset, build_dataset, build_transform, random_subset
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from ..utils.logs import setup_logging
-from .common import check_flags, int_list, run, sweep_parser
+from .common import check_flags, int_list, run
+from .sweep_tool import measure_and_plot, open_sweep, sweep_parser
 
 TOOL = "estimate_mi"
 RELEASE_XT_LR = 8e-5
 COLUMNS = ("run", "epoch", "I_XT", "I_TY", "dataset", "samples", "checkpoint")
+FLAG_RULES = (
+    *map(positive, ("every", "feature_batch_size", "xt_steps", "ty_steps", "xt_lr", "ty_lr", "hidden", "layers")),
+    positive("pixel_size"),
+    *map(non_negative, ("num_workers", "max_samples", "image_size")),
+    at_least("batch_size", 2),
+    Rule("ema_rate", lambda v: 0 < v <= 1, "be in (0, 1]"),
+)
 
 
 class _Pixels(torch.nn.Module):
@@ -76,13 +84,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.xt_lr is None:  # the release's README runs I(X;T) at 8e-5
         args.xt_lr = RELEASE_XT_LR if args.protocol == "release" else 1e-4
-    positive = ("every", "feature_batch_size", "xt_steps", "ty_steps", "xt_lr", "ty_lr", "hidden", "layers")
-    positive += ("pixel_size", "ema_rate")
-    check_flags(args, positive, non_negative=("num_workers", "max_samples", "image_size"))
-    if args.batch_size < 2 or args.ema_rate > 1:
-        raise UserError(
-            f"--batch-size must be 2 or more and --ema-rate at most 1, got {args.batch_size}, {args.ema_rate}"
-        )
+    check_flags(args, FLAG_RULES)
     return args
 
 
@@ -109,8 +111,7 @@ def run_dataset(args: argparse.Namespace, cfg) -> Tuple[Tuple, int]:
 
 def measure_all(args: argparse.Namespace) -> None:
     device = str(resolve_device(args.device))
-    table_path = os.path.join(args.output_dir, f"mutual_information.{args.format}")
-    sweep = Sweep(args.run, args.label, int_list(args.epochs, "--epochs"), args.every, table_path, COLUMNS, args.resume)
+    sweep = open_sweep(args, "mutual_information", COLUMNS)
     plans = [run_dataset(args, cfg) for cfg in sweep.configs]
     # --protocol release: X and the network's input normalised as the release's loaders do (checked here).
     release_views = [
@@ -165,16 +166,13 @@ def measure_all(args: argparse.Namespace) -> None:
         i_ty = estimate_mutual_information(t, y, steps=args.ty_steps, lr=args.ty_lr, desc=f"{where} I(T;Y)", **mine)
         return {"I_XT": round(i_xt, 6), "I_TY": round(i_ty, 6), "dataset": key[0], "samples": len(dataset)}
 
-    plot_path = os.path.join(args.output_dir, "information_plane.png")
-
-    def draw(rows) -> None:
-        planes = {
-            label: [(r["epoch"], r["I_XT"], r["I_TY"]) for r in rows if r["run"] == label] for label in sweep.labels
-        }
-        plot_information_plane({k: v for k, v in planes.items() if v}, plot_path)
-
-    sweep.run(measure, draw)
-    print(f"Wrote {table_path} and {plot_path}", flush=True)
+    measure_and_plot(
+        sweep,
+        measure,
+        point=lambda row: (row["epoch"], row["I_XT"], row["I_TY"]),
+        plot=plot_information_plane,
+        plot_path=os.path.join(args.output_dir, "information_plane.png"),
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -84,8 +84,12 @@ def cluster_options(args) -> Optional[ClusterOptions]:
     )  # fmt: skip
 
 
-def run_study_tool(argv: Optional[List[str]], tool: str, default_config: str) -> int:
-    """The tool's work, named ``tool`` in its messages (``ctc-demo`` is this with the default study)."""
+def main(argv: Optional[List[str]] = None) -> int:
+    return study_main(argv, TOOL, DEFAULT_CONFIG)
+
+
+def study_main(argv: Optional[List[str]], tool: str, default_config: str) -> int:
+    """ctc-study's main as ``tool`` (its lines' prefix), with ``default_config`` when no --config-file is given."""
 
     def body() -> None:
         args = build_parser(__doc__, default_config).parse_args(argv)
@@ -103,10 +107,6 @@ def run_study_tool(argv: Optional[List[str]], tool: str, default_config: str) ->
             signal.signal(signal.SIGTERM, previous)
 
     return run(tool, body)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    return run_study_tool(argv, TOOL, DEFAULT_CONFIG)
 
 
 if __name__ == "__main__":

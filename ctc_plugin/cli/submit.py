@@ -32,7 +32,8 @@ from ..checkpoint import find_resume_checkpoint
 from ..utils import signals
 from ..utils.errors import PREEMPTED_STATUS, UserError, first_line
 from .cluster_options import SLURM_OPTIONS, add_cluster_options, check_cluster_options
-from .common import USER_ERROR_STATUS, ArgumentParser, check_fresh_start, parse_training_args, run, training_parser
+from .common import USER_ERROR_STATUS, ArgumentParser, run
+from .launching import check_fresh_start
 
 TOOL = "submit"
 # TOOL argument -> ctc_plugin.cli module.
@@ -113,9 +114,9 @@ def check(args: argparse.Namespace):
     given = [a.split("=")[0] for a in args.tool_args if a.split("=")[0] in JOB_FLAGS]
     if given:
         raise UserError(f"{given[0]} is set by the job: give --nodes and --gpus-per-node to ctc-submit instead")
-    module = importlib.import_module(f"ctc_plugin.cli.{TOOLS[args.tool]}")
-    tool_args = parse_training_args(training_parser(module.__doc__), args.tool_args)
-    cfg = module.check(tool_args, args.nodes * max(1, args.gpus_per_node))
+    tool = importlib.import_module(f"ctc_plugin.cli.{TOOLS[args.tool]}").TRAINING
+    tool_args = tool.parse_args(args.tool_args)
+    cfg = tool.check(tool_args, args.nodes * max(1, args.gpus_per_node))
     check_fresh_start(cfg.OUTPUT_DIR, tool_args, keep=[cfg.MODEL.WEIGHTS])
     return cfg
 

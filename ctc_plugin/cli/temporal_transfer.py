@@ -22,6 +22,7 @@ per run, like the appendix's Figures 1-3).
 """
 
 import argparse
+import functools
 import os
 import sys
 from dataclasses import asdict, replace
@@ -31,13 +32,14 @@ from ..analysis.linear_probe import ProbeSchedule
 from ..analysis.plots import plot_temporal_transfer
 from ..analysis.probe import build_transfer_probe
 from ..analysis.release_probe import ReleaseProbe
-from ..analysis.sweep import Sweep
 from ..analysis.targets import PROTOCOLS, probe_transform, protocol_target, resolve_target
 from ..config import get_cfg
+from ..config.checks import fraction, non_negative, positive
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from ..utils.logs import setup_logging
-from .common import check_flags, int_list, run, sweep_parser
+from .common import check_flags, int_list, run
+from .sweep_tool import measure_and_plot, open_sweep, sweep_parser
 
 TOOL = "temporal_transfer"
 # top1 is the mean of the draws; top1_draws each draw's (CSV: separated by spaces; JSON: a list).
@@ -46,6 +48,12 @@ COLUMNS = (
     "image_size", "protocol", "steps", "checkpoint",
 )  # fmt: skip
 LIST_COLUMNS = ("top1_draws",)
+FLAG_RULES = (
+    *map(positive, ("every", "draws", "feature_batch_size", "steps", "gamma", "schedule_scale", "probe_epochs")),
+    *map(positive, ("batch_size", "lr")),
+    *map(non_negative, ("num_workers", "image_size", "max_train_samples", "max_test_samples", "weight_decay")),
+    fraction("momentum"),
+)
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -89,19 +97,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     s.add_argument("--draws", type=int, default=3, help="probes per checkpoint; top1 is their mean (3)")
     compute.add_argument("--cache-dir", default="", help="appendix: keep extracted features here, reuse them")
     args = p.parse_args(argv)
-    positive = (
-        "every",
-        "draws",
-        "feature_batch_size",
-        "steps",
-        "gamma",
-        "schedule_scale",
-        "probe_epochs",
-        "batch_size",
-        "lr",
-    )
-    non_negative = ("num_workers", "image_size", "max_train_samples", "max_test_samples", "weight_decay")
-    check_flags(args, positive, non_negative, fraction=("momentum",))
+    check_flags(args, FLAG_RULES)
     return args
 
 
@@ -141,9 +137,7 @@ def probe_settings(args: argparse.Namespace) -> Union[ProbeSchedule, ReleaseProb
 def measure_all(args: argparse.Namespace) -> None:
     device = str(resolve_device(args.device))
     settings = probe_settings(args)
-    table_path = os.path.join(args.output_dir, f"temporal_transfer.{args.format}")
-    epochs = int_list(args.epochs, "--epochs")
-    sweep = Sweep(args.run, args.label, epochs, args.every, table_path, COLUMNS, args.resume, LIST_COLUMNS)
+    sweep = open_sweep(args, "temporal_transfer", COLUMNS, LIST_COLUMNS)
     classes = int_list(args.classes, "--classes")
     targets = {
         protocol_target(resolve_target(args.dataset, args.root, classes, cfg), args.protocol) for cfg in sweep.configs
@@ -177,16 +171,14 @@ def measure_all(args: argparse.Namespace) -> None:
         result = probe.measure(network, transform, device=device, checkpoint=checkpoint.path, name=where, progress=True)
         return {**result.row(), **shared, "image_size": size}
 
-    plot_path = os.path.join(args.output_dir, "temporal_transfer.png")
-    boundary = sweep.stage_boundary()
-
-    def draw(rows) -> None:
-        curves = {label: [(r["epoch"], r["top1"]) for r in rows if r["run"] == label] for label in sweep.labels}
-        title = f"Temporal transferability: {target.description} ({args.protocol} protocol)"
-        plot_temporal_transfer({k: v for k, v in curves.items() if v}, plot_path, title=title, boundary=boundary)
-
-    sweep.run(measure, draw)
-    print(f"Wrote {table_path} and {plot_path}", flush=True)
+    title = f"Temporal transferability: {target.description} ({args.protocol} protocol)"
+    measure_and_plot(
+        sweep,
+        measure,
+        point=lambda row: (row["epoch"], row["top1"]),
+        plot=functools.partial(plot_temporal_transfer, title=title, boundary=sweep.stage_boundary()),
+        plot_path=os.path.join(args.output_dir, "temporal_transfer.png"),
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -8,30 +8,28 @@
 COCO is read from $DETECTRON2_DATASETS/coco (Detectron2's builtin coco_2017_* names).
 """
 
-import argparse
 import os
 import sys
 import weakref
 from typing import List, Optional
 
 from detectron2.config import get_cfg
-from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.engine import DefaultTrainer, default_setup, hooks
 from detectron2.evaluation import COCOEvaluator, verify_results
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from ..config import merge_config
 from ..detection import CTCDetectionCheckpointer, add_ctc_config
 from ..detection.checks import check_detection_inputs, name_bad_index_files
-from ..engine import PreemptionHook, quiet_user_errors_in_training_loop
+from ..engine import IterationCheckpointer, quiet_user_errors_in_training_loop
 from ..utils.errors import UserError
-from .common import hold_output_dir, launch, parse_training_args, run, training_parser, world_size
+from .training import TrainingTool
 
 TOOL = "train_net"
 
 
 class Trainer(DefaultTrainer):
-    """``DefaultTrainer`` with COCO evaluation and the plugin's checkpointer."""
+    """``DefaultTrainer`` with COCO evaluation and the plugin's checkpointers."""
 
     def build_hooks(self):
         # Detectron2's checkpointer plus on-the-fly conversion of raw ResNets, atomic saves and a
@@ -42,17 +40,15 @@ class Trainer(DefaultTrainer):
             weights_prefix=self.cfg.MODEL.CTC.WEIGHTS_PREFIX,
             trainer=weakref.proxy(self),
         )
-        return super().build_hooks()
+        # Detectron2's periodic checkpointer (a hook on the first process), which also writes a
+        # preemption's checkpoint (``save_iteration``: every process calls it, the first writes).
+        self.periodic_checkpointer = IterationCheckpointer(self.checkpointer, self.cfg.SOLVER.CHECKPOINT_PERIOD)
+        built = super().build_hooks()
+        return [self.periodic_checkpointer if isinstance(h, hooks.PeriodicCheckpointer) else h for h in built]
 
     def train(self):
         quiet_user_errors_in_training_loop()  # a UserError in a step: the tool's line, not a traceback
         return super().train()
-
-    def save_iteration(self, iteration: int) -> str:
-        """A checkpoint after ``iteration``, named as Detectron2's periodic ones (``model_0004999.pth``)."""
-        name = f"model_{iteration:07d}"
-        self.checkpointer.save(name, iteration=iteration)
-        return os.path.join(self.cfg.OUTPUT_DIR, f"{name}.pth")
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_folder: Optional[str] = None) -> COCOEvaluator:
@@ -60,37 +56,39 @@ class Trainer(DefaultTrainer):
         return COCOEvaluator(dataset_name, tasks=("bbox", "segm"), output_dir=output_folder)
 
 
-def build_config(args: argparse.Namespace):
-    """Config from the defaults, ``add_ctc_config``, the file and the overrides (frozen).
+class TrainNet(TrainingTool):
+    """Detectron2's ``DefaultTrainer`` (``Trainer``): its config, checks, setup and evaluation."""
 
-    Raises:
-        UserError: no config file, an unknown key, a bad value, missing MODEL.WEIGHTS.
-    """
-    if not args.config_file:
-        raise UserError("--config-file is required, e.g. configs/coco_maskrcnn_ctc.yaml")
-    cfg = merge_config(add_ctc_config(get_cfg()), args.config_file, args.opts)
-    weights = cfg.MODEL.WEIGHTS
-    if weights and "://" not in weights and not os.path.isfile(weights) and not args.resume:
-        raise UserError(f"MODEL.WEIGHTS {weights} does not exist (docs/detectron2.md says how to make it)")
-    cfg.freeze()
-    return cfg
+    name = TOOL
+    description = __doc__
+    trainer = Trainer
+    config_example = "configs/coco_maskrcnn_ctc.yaml"
 
+    def default_config(self):
+        return add_ctc_config(get_cfg())
 
-def check(args: argparse.Namespace, processes: int):
-    """The frozen config, after refusing bad input with one line, for a job of ``processes`` processes."""
-    cfg = build_config(args)
-    check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=processes)
-    return cfg
+    def build_config(self, args):
+        """Config from the defaults, ``add_ctc_config``, the file and the overrides (frozen).
 
+        Raises:
+            UserError: no config file, an unknown key, a bad value, missing MODEL.WEIGHTS.
+        """
+        cfg = super().build_config(args)
+        weights = cfg.MODEL.WEIGHTS
+        if weights and "://" not in weights and not os.path.isfile(weights) and not args.resume:
+            raise UserError(f"MODEL.WEIGHTS {weights} does not exist (docs/detectron2.md says how to make it)")
+        return cfg
 
-def train(args: argparse.Namespace):
-    """What every process runs."""
-    cfg = build_config(args)
-    default_setup(cfg, args)
-    # The plugin's lines (weights, norm fallback) on Detectron2's handlers: one stream into log.txt.
-    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="ctc_plugin", abbrev_name="ctc")
-    name_bad_index_files([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
-    if args.eval_only:
+    def check_inputs(self, cfg, args, processes: int) -> None:
+        check_detection_inputs(cfg, resume=args.resume, eval_only=args.eval_only, world_size=processes)
+
+    def setup(self, cfg, args) -> None:
+        default_setup(cfg, args)
+        # The plugin's lines (weights, norm fallback) on Detectron2's handlers: one stream into log.txt.
+        setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="ctc_plugin", abbrev_name="ctc")
+        name_bad_index_files([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
+
+    def evaluate(self, cfg, args):
         model = Trainer.build_model(cfg)
         CTCDetectionCheckpointer(
             model, save_dir=cfg.OUTPUT_DIR, weights_prefix=cfg.MODEL.CTC.WEIGHTS_PREFIX
@@ -99,22 +97,13 @@ def train(args: argparse.Namespace):
         if comm.is_main_process():
             verify_results(cfg, results)
         return results
-    trainer = Trainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    if args.preemption_signals:
-        trainer.register_hooks([PreemptionHook(trainer.save_iteration, args.preemption_signals)])
-    return trainer.train()
+
+
+TRAINING = TrainNet()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    def body() -> None:
-        args = parse_training_args(training_parser(__doc__), argv)
-        # Bad input is one line here, before any worker is spawned or any file written.
-        cfg = check(args, world_size(args))
-        with hold_output_dir(cfg.OUTPUT_DIR, args, keep=[cfg.MODEL.WEIGHTS]):
-            launch(train, args, TOOL)
-
-    return run(TOOL, body)
+    return TRAINING.main(argv)
 
 
 if __name__ == "__main__":

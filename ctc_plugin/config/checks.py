@@ -1,6 +1,7 @@
 """Values that cannot work, refused with one line before any process starts.
 
-A ``Rule`` names a key and what its value must be; ``check_values`` applies a table of them.
+A ``Rule`` names a key and what its value must be; ``check_values`` applies a table of them to
+a config. The tools check their numeric flags with the same rules (``ctc_plugin.cli.common.check_flags``).
 The engine's and pretraining's own tables are here; each owner of keys registers its rules with
 them (``adders.py``), and fine-tuning's and detection's sit beside their defaults. A key that a
 config does not have is skipped, so one table serves related configs. An enum key takes its
@@ -22,13 +23,24 @@ class Rule:
     holds: Callable[[Any], bool]
     requirement: str  # completes "KEY VALUE must ..."
 
+    def check(self, value: Any, name: str = "") -> None:
+        """Raise ``UserError`` ("NAME VALUE must ...", NAME the key by default) when ``value``, or
+        any item of a list, breaks the rule."""
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not all(self.holds(v) for v in values):
+            raise UserError(f"{name or self.key} {value!r} must {self.requirement}")
+
 
 def positive(key: str) -> Rule:
     return Rule(key, lambda v: v > 0, "be positive")
 
 
+def at_least(key: str, least: int) -> Rule:
+    return Rule(key, lambda v: v >= least, f"be {least} or more")
+
+
 def non_negative(key: str) -> Rule:
-    return Rule(key, lambda v: v >= 0, "be 0 or more")
+    return at_least(key, 0)
 
 
 def fraction(key: str) -> Rule:
@@ -57,9 +69,7 @@ def check_values(cfg, rules: Iterable[Rule]) -> None:
             value = _lookup(cfg, rule.key)
         except KeyError:
             continue
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if not all(rule.holds(v) for v in values):
-            raise UserError(f"{rule.key} {value!r} must {rule.requirement}")
+        rule.check(value)
 
 
 def check_batch_split(cfg, world_size: int) -> None:

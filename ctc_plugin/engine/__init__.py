@@ -1,6 +1,6 @@
 """The training engine: Detectron2's, counted in epochs. Importing this imports Detectron2."""
 
-from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckpointer
+from .checkpointer import AtomicCheckpointer, AtomicCheckpointMixin, EpochCheckpointer, IterationCheckpointer
 from .evaluation import classification_accuracy
 from .preemption import PreemptionHook
 from .pretrain import CTCTrainer
@@ -16,6 +16,7 @@ __all__ = [
     "CTCTrainer",
     "EpochCheckpointer",
     "EpochTrainer",
+    "IterationCheckpointer",
     "Plan",
     "PreemptionHook",
     "classification_accuracy",

@@ -116,8 +116,55 @@ class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
         return checkpoint
 
 
-class EpochCheckpointer(hooks.PeriodicCheckpointer):
-    """Detectron2's periodic checkpointer, naming files by epoch: ``model_epoch_0007.pth``.
+class IterationCheckpointer(hooks.PeriodicCheckpointer):
+    """Detectron2's periodic checkpointer hook that also writes a checkpoint after any iteration on
+    request (``save_iteration``): what a preemption saves, for every trainer.
+
+    Every ``period`` iterations and after the last it writes Detectron2's files
+    (``model_0004999.pth`` after iteration 4999, counted from 0, and ``model_final.pth``); it
+    keeps them all (fvcore's ``max_to_keep`` is not used). ``EpochCheckpointer`` names the
+    periodic files by epoch and the others by the iterations done.
+    """
+
+    def __init__(self, checkpointer, period: int, max_iter: Optional[int] = None) -> None:
+        super().__init__(checkpointer, period, max_iter=max_iter)
+        self._saved = (-1, "")  # (iteration, path) of the newest checkpoint written
+
+    def step(self, iteration: int, **kwargs: Any) -> None:
+        iteration = int(iteration)
+        self.save_periodic(iteration)
+        if self.max_iter is not None and iteration >= self.max_iter - 1:
+            self._save(os.path.splitext(FINAL_CHECKPOINT)[0], iteration)
+
+    def save_periodic(self, iteration: int) -> None:
+        """What the schedule writes after ``iteration``."""
+        if (iteration + 1) % self.period == 0:
+            self.save_iteration(iteration)
+
+    def iteration_name(self, iteration: int) -> str:
+        """The name (without ``.pth``) of the checkpoint ``save_iteration`` writes after ``iteration``."""
+        return f"{self.file_prefix}_{iteration:07d}"
+
+    def save_iteration(self, iteration: int) -> str:
+        """Write the checkpoint after ``iteration`` (atomically) and return its path; when this
+        iteration's checkpoint is already written (a periodic or final one), return that one.
+        Every process calls it; the checkpointer's first process writes."""
+        if self._saved[0] != iteration:
+            self._save(self.iteration_name(iteration), iteration)
+        return self._saved[1]
+
+    def state_at(self, iteration: int) -> Dict[str, Any]:
+        """What every checkpoint holds beside the checkpointer's state."""
+        return {"iteration": iteration}
+
+    def _save(self, name: str, iteration: int) -> str:
+        self.checkpointer.save(name, **self.state_at(iteration))
+        self._saved = (iteration, os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
+        return self._saved[1]
+
+
+class EpochCheckpointer(IterationCheckpointer):
+    """The epoch trainers' periodic checkpointer, naming files by epoch: ``model_epoch_0007.pth``.
 
     Saves every ``period_epochs`` epochs and ``model_final.pth`` after the last step; with
     ``max_to_keep`` the oldest epoch files of this run are deleted. Mid-epoch it writes
@@ -129,14 +176,12 @@ class EpochCheckpointer(hooks.PeriodicCheckpointer):
     def __init__(
         self, checkpointer, period_epochs: int, iters_per_epoch: int, max_to_keep: int = 0, period_iters: int = 0
     ) -> None:
-        super().__init__(checkpointer, max(1, period_epochs) * iters_per_epoch, max_to_keep=max_to_keep or None)
+        super().__init__(checkpointer, max(1, period_epochs) * iters_per_epoch)
         self.iters_per_epoch = iters_per_epoch
         self.max_to_keep = max_to_keep
         self.period_iters = period_iters
-        self._saved = (-1, "")  # (iteration, path) of the newest checkpoint written
 
-    def step(self, iteration: int, **kwargs) -> None:
-        iteration = int(iteration)
+    def save_periodic(self, iteration: int) -> None:
         if (iteration + 1) % self.period == 0:
             name = f"{self.file_prefix}_epoch_{(iteration + 1) // self.iters_per_epoch:04d}"
             self._save(name, iteration)
@@ -145,23 +190,18 @@ class EpochCheckpointer(hooks.PeriodicCheckpointer):
                 self._forget_old(os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
         elif self.period_iters and (iteration + 1) % self.period_iters == 0:
             self.save_iteration(iteration)
-        if iteration >= self.max_iter - 1:
-            self._save(os.path.splitext(FINAL_CHECKPOINT)[0], iteration)
+
+    def iteration_name(self, iteration: int) -> str:
+        return f"{self.file_prefix}_iter_{iteration + 1:07d}"
 
     def save_iteration(self, iteration: int) -> str:
-        """Write ``model_iter_XXXXXXX.pth`` after ``iteration`` (atomically), drop the previous one,
-        and return its path; when this iteration's checkpoint is already written, return that one."""
-        if self._saved[0] == iteration:
-            return self._saved[1]
-        name = f"{self.file_prefix}_iter_{iteration + 1:07d}"
-        path = self._save(name, iteration)
+        """``model_iter_XXXXXXX.pth`` after ``iteration``; the previous one is dropped."""
+        path = super().save_iteration(iteration)
         self._forget_iteration_checkpoints(keep=path)
         return path
 
-    def _save(self, name: str, iteration: int) -> str:
-        self.checkpointer.save(name, iteration=iteration, epoch=(iteration + 1) // self.iters_per_epoch)
-        self._saved = (iteration, os.path.join(self.checkpointer.save_dir, f"{name}.pth"))
-        return self._saved[1]
+    def state_at(self, iteration: int) -> Dict[str, Any]:
+        return {"iteration": iteration, "epoch": (iteration + 1) // self.iters_per_epoch}
 
     def _forget_iteration_checkpoints(self, keep: str = "") -> None:
         if not self.checkpointer.save_to_disk:
