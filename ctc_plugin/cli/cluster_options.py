@@ -4,10 +4,11 @@ import argparse
 
 from ..config.checks import at_least
 from ..utils.errors import UserError
-from .common import check_flags
 
 # SLURM's own options, passed on as they are.
-SLURM_OPTIONS = ("partition", "account", "qos", "constraint", "comment", "exclude")
+from ..utils.jobs import SLURM_OPTIONS  # noqa: E402
+from .common import check_flags
+
 # The options' bounds (--nodes where the tool has it; --cpus-per-task and --mem-gb where given).
 CLUSTER_RULES = (
     at_least("gpus_per_node", 0),

@@ -29,10 +29,11 @@ import signal
 import sys
 from typing import List, Optional
 
+from ..config.checks import at_least
 from ..study import ClusterOptions, rebuild_report, run_study
 from . import COMMANDS
-from .cluster_options import SLURM_OPTIONS, add_cluster_options, check_cluster_options
-from .common import ArgumentParser, run
+from .cluster_options import add_cluster_options, check_cluster_options
+from .common import ArgumentParser, check_flags, run
 
 TOOL = "study"
 DEFAULT_CONFIG = "configs/studies/default.yaml"
@@ -76,12 +77,7 @@ def cluster_options(args) -> Optional[ClusterOptions]:
     if args.cluster is None:
         return None
     check_cluster_options(args)
-    return ClusterOptions(
-        cluster=args.cluster, gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task,
-        mem_gb=args.mem_gb, timeout_min=args.timeout_min, max_timeouts=args.max_timeouts,
-        signal_delay_s=args.signal_delay_s, job_dir=args.job_dir, job_name=args.job_name,
-        slurm={name: getattr(args, name) for name in SLURM_OPTIONS},
-    )  # fmt: skip
+    return ClusterOptions.from_args(args)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -93,6 +89,7 @@ def study_main(argv: Optional[List[str]], tool: str, default_config: str) -> int
 
     def body() -> None:
         args = build_parser(__doc__, default_config).parse_args(argv)
+        check_flags(args, (at_least("jobs", 1),))
         cluster = cluster_options(args)
         handler = _show_progress(tool)
         previous = signal.signal(signal.SIGTERM, _stop)

@@ -30,8 +30,9 @@ from typing import Any, List, Optional
 
 from ..checkpoint import find_resume_checkpoint
 from ..utils import signals
-from ..utils.errors import PREEMPTED_STATUS, UserError, first_line
-from .cluster_options import SLURM_OPTIONS, add_cluster_options, check_cluster_options
+from ..utils.errors import PREEMPTED_STATUS, UserError
+from ..utils.jobs import JobOptions, PackageOnPath, build_executor, failure_reason
+from .cluster_options import add_cluster_options, check_cluster_options
 from .common import USER_ERROR_STATUS, ArgumentParser, run
 from .launching import check_fresh_start
 
@@ -125,40 +126,11 @@ def submit(argv: Optional[List[str]]) -> Submission:
     """Check everything, then submit the job (nothing is submitted when a check refuses)."""
     args = build_parser().parse_args(argv)
     cfg = check(args)
-    import submitit
-
     folder = args.job_dir or os.path.join(cfg.OUTPUT_DIR, "submitit")
-    executor = submitit.AutoExecutor(
-        folder=folder, cluster=args.cluster, slurm_max_num_timeout=args.max_timeouts,
-        local_max_num_timeout=args.max_timeouts,
-    )  # fmt: skip
-    tasks = max(1, args.gpus_per_node)
-    parameters = dict(
-        name=args.job_name or f"ctc-{args.tool}", nodes=args.nodes, tasks_per_node=tasks,
-        gpus_per_node=args.gpus_per_node, timeout_min=args.timeout_min,
-    )  # fmt: skip
-    if args.cpus_per_task:
-        parameters["cpus_per_task"] = args.cpus_per_task
-    if args.mem_gb:
-        parameters["mem_gb"] = args.mem_gb
-    if args.cluster == "slurm":
-        parameters["slurm_signal_delay_s"] = args.signal_delay_s
-        for name in SLURM_OPTIONS:
-            if getattr(args, name):
-                parameters[f"slurm_{name}"] = getattr(args, name)
-    executor.update_parameters(**parameters)
-    # The job imports the ctc_plugin that submitted it (the job's environment is this one's, copied at submission).
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    before = os.environ.get("PYTHONPATH")
-    paths = [package_parent, *[p for p in (before or "").split(os.pathsep) if p]]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    try:
+    tasks = max(1, args.gpus_per_node)  # one task per GPU (a CPU job: one)
+    executor = build_executor(JobOptions.from_args(args), folder, f"ctc-{args.tool}", tasks)
+    with PackageOnPath():
         job = executor.submit(ToolJob(args.tool, args.tool_args))
-    finally:
-        if before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = before
     print(f"{TOOL}: job {job.job_id} submitted ({args.tool}, {args.nodes} x {tasks} tasks); logs: {job.paths.stdout}")
     return Submission(job, args.cluster, args.tool, cfg.OUTPUT_DIR, args.max_timeouts)
 
@@ -176,9 +148,7 @@ def wait(submission: Submission) -> int:
                 f"and was not requeued; its last checkpoint is {last} (submit it again with --resume to continue)",
                 PREEMPTED_STATUS,
             )
-        lines = [line for line in text.splitlines() if line.strip() and not line.startswith(("-", " "))]
-        reason = next((line for line in reversed(lines) if "Error" in line), first_line(failure))
-        raise _JobEndedError(f"job {job.job_id} failed ({reason}); its logs: {job.paths.stderr}", 1)
+        raise _JobEndedError(f"job {job.job_id} failed ({failure_reason(failure)}); its logs: {job.paths.stderr}", 1)
     status = job.results()[0]
     if status == USER_ERROR_STATUS:  # the tool said why in the job's log: say it here too
         with open(job.paths.stderr) as f:

@@ -15,12 +15,12 @@ report. ``--cluster local`` runs the same jobs on this machine and waits for the
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from ..utils import signals
 from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_write_json
+from ..utils.jobs import JobOptions, PackageOnPath, build_executor, failure_reason
 from .graph import Step
 from .steps import CommandFactory, StepRunner, tool_command
 
@@ -31,20 +31,8 @@ JOBS_FILE = "jobs.json"
 LIVE_STATES = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED")
 
 
-@dataclass
-class ClusterOptions:
-    """Where and how a study's jobs run (``ctc-submit``'s options; one machine per job)."""
-
-    cluster: str = "local"
-    gpus_per_node: int = 0
-    cpus_per_task: Optional[int] = None
-    mem_gb: Optional[int] = None
-    timeout_min: int = 4320
-    max_timeouts: int = 3
-    signal_delay_s: int = 120
-    job_dir: str = ""
-    job_name: str = ""
-    slurm: Dict[str, str] = field(default_factory=dict)  # partition, account, qos, constraint, comment, exclude
+# The options of a study's jobs (one machine each).
+ClusterOptions = JobOptions
 
 
 class _PreemptedError(Exception):
@@ -104,29 +92,6 @@ def chains(steps: Sequence[Step]) -> Dict[str, List[Step]]:
     return grouped
 
 
-def _executor(options: ClusterOptions, out: str):
-    import submitit
-
-    folder = options.job_dir or os.path.join(out, "submitit")
-    executor = submitit.AutoExecutor(
-        folder=folder, cluster=options.cluster, slurm_max_num_timeout=options.max_timeouts,
-        local_max_num_timeout=options.max_timeouts,
-    )  # fmt: skip
-    parameters: Dict[str, Any] = dict(
-        name=options.job_name or "ctc-study", nodes=1, tasks_per_node=1, gpus_per_node=options.gpus_per_node,
-        timeout_min=options.timeout_min,
-    )  # fmt: skip
-    if options.cpus_per_task:
-        parameters["cpus_per_task"] = options.cpus_per_task
-    if options.mem_gb:
-        parameters["mem_gb"] = options.mem_gb
-    if options.cluster == "slurm":
-        parameters["slurm_signal_delay_s"] = options.signal_delay_s
-        parameters.update({f"slurm_{key}": value for key, value in options.slurm.items() if value})
-    executor.update_parameters(**parameters)
-    return executor, folder
-
-
 def _live(job_id: str, folder: str, cluster: str) -> bool:
     """Whether a job submitted by an earlier run of the study will still run its chain."""
     if cluster != "slurm":
@@ -143,7 +108,8 @@ def submit_chains(steps: Sequence[Step], runner: StepRunner, options: ClusterOpt
                   command_factory: CommandFactory = tool_command) -> List[Any]:  # fmt: skip
     """Submit a job for every chain with steps left and no live job; returns the submitted jobs."""
     out = runner.output_dir
-    executor, folder = _executor(options, out)
+    folder = options.job_dir or os.path.join(out, "submitit")
+    executor = build_executor(options, folder, "ctc-study", tasks_per_node=1)
     jobs_path = os.path.join(out, JOBS_FILE)
     known: Dict[str, str] = {}
     if os.path.exists(jobs_path):
@@ -161,7 +127,7 @@ def submit_chains(steps: Sequence[Step], runner: StepRunner, options: ClusterOpt
         pending[chain] = ChainJob(chain_steps, out, runner.commands, runner.threads, command_factory)
     if not pending:
         return []
-    with _PackageOnPath(), executor.batch():
+    with PackageOnPath(), executor.batch():
         submitted = {chain: executor.submit(job) for chain, job in pending.items()}
     known.update({chain: str(job.job_id) for chain, job in submitted.items()})
     atomic_write_json(jobs_path, known)
@@ -180,24 +146,6 @@ def wait_for(jobs: Sequence[Any]) -> None:
     for job in jobs:
         error = job.exception()
         if error is not None:
-            lines = [line for line in str(error).splitlines() if line.strip() and not line.startswith(("-", " "))]
-            reason = next((line for line in reversed(lines) if "Error" in line), first_line(error))
-            failures.append(f"job {job.job_id} failed ({reason}); its logs: {job.paths.stderr}")
+            failures.append(f"job {job.job_id} failed ({failure_reason(error)}); its logs: {job.paths.stderr}")
     if failures:
         raise UserError(failures[0])
-
-
-class _PackageOnPath:
-    """The jobs import the ctc_plugin that submitted them (their environment is copied at submission)."""
-
-    def __enter__(self) -> None:
-        parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        self.before = os.environ.get("PYTHONPATH")
-        paths = [parent, *[p for p in (self.before or "").split(os.pathsep) if p]]
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = self.before

@@ -105,7 +105,7 @@ class Study:
                  cluster: Optional[ClusterOptions] = None,
                  command_factory: CommandFactory = tool_command) -> None:  # fmt: skip
         if jobs < 1:
-            raise UserError(f"--jobs {jobs} must be 1 or more")
+            raise ValueError(f"a study runs at least one step at a time, not {jobs}")
         self.config_file, self.opts = config_file, list(opts)
         self.cfg = merge_config(get_study_cfg(), config_path(config_file), opts)
         self.arms = check_study_config(self.cfg)
