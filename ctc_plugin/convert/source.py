@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from ..backbones.build import build_from_record
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER, build_from_record, describe_record, describe_resnet
 from ..backbones.resnet import BLOCKS
 from ..backbones.weights import initialise_from, without_unfit_head
 from ..checkpoint import prefix_hint, read_state_dict
@@ -46,8 +46,6 @@ STEM_BY_KERNEL = {7: "imagenet", 3: "cifar"}
 _BLOCK_KEY = re.compile(r"^layer([1-4])\.(\d+)\.")
 
 Arch = Dict[str, Any]
-RESNET_BUILDER = "build_resnet"
-TIMM_BUILDER = "build_timm_backbone"
 
 
 @dataclass
@@ -76,11 +74,7 @@ class SourceWeights:
 
     def describe(self) -> str:
         """'ResNet-50 (ImageNet stem)', 'timm convnext_atto': for logs and CLI output."""
-        if self.builder == RESNET_BUILDER:
-            return describe_arch({"depth": self.model["DEPTH"], "stem": self.model["STEM"]})
-        if self.builder == TIMM_BUILDER:
-            return f"timm {self.model['TIMM']['NAME']}"
-        return f"network of {self.builder}"
+        return describe_record(self.record)
 
     def timm_name(self) -> str:
         """The timm architecture of a network that is a timm model (``MODEL.TIMM.NAME`` or the built network's)."""
@@ -232,7 +226,4 @@ def _depth_of(blocks_per_stage: Tuple[int, ...], bottleneck: bool) -> int:
 
 def describe_arch(arch: Optional[Arch]) -> str:
     """'ResNet-50 (ImageNet stem)' for logs and CLI output."""
-    if not arch:
-        return "unknown ResNet"
-    stem = "CIFAR" if arch["stem"] == "cifar" else "ImageNet"
-    return f"ResNet-{arch['depth']} ({stem} stem)"
+    return describe_resnet(arch["depth"], arch["stem"]) if arch else "unknown ResNet"
