@@ -23,7 +23,7 @@ from cifar_tiny import write_tiny_cifar100
 from coco_tiny import write_tiny_coco
 from PIL import Image
 from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_fgvc_datasets import write_cub
+from test_fgvc_datasets import NUM_CLASSES, write_cub
 from torch.utils.data import DataLoader, Dataset
 
 from ctc_plugin.checkpoint import find_resume_checkpoint, load_file
@@ -406,14 +406,19 @@ def test_finetune_fgvc_refuses_missing_config_and_resuming_another_model(tools, 
     )
     output = tmp_path / "out"
     output.mkdir()
-    network = {"MODEL.NAME": "resnet50", "DATASETS.TRAIN": "cub200_train"}
-    torch.save({"model": {}, "network": network, "epoch": 1, "iteration": 1}, output / "model_epoch_0001.pth")
+    from ctc_plugin.fgvc import get_fgvc_cfg
+    from ctc_plugin.fgvc.trainer import FGVCTrainer
+
+    cfg = get_fgvc_cfg()
+    cfg.MODEL.NAME, cfg.MODEL.NUM_CLASSES = "resnet50", NUM_CLASSES
+    metadata = FGVCTrainer.checkpoint_metadata(cfg)  # the record of timm resnet50, the training set
+    torch.save({"model": {}, **metadata, "epoch": 1, "iteration": 1}, output / "model_epoch_0001.pth")
     before = digest(output)
     argv = ["--resume", "--config-file", os.path.join(REPO, "configs/fgvc/cub200_r50.yaml"), *FGVC_TINY]
     argv += ["DATASETS.ROOT", files["cub"], "OUTPUT_DIR", str(output)]
     status, stderr = run_tool(tools, "finetune_fgvc", argv, monkeypatch, capsys)
-    message = "model_epoch_0001.pth: it holds a network with MODEL.NAME='resnet50' but the config builds"
-    assert_refused(status, stderr, "finetune_fgvc", message, "MODEL.NAME='resnet18'")
+    message = "model_epoch_0001.pth: it holds a network with MODEL.TIMM.NAME='resnet50' but the config builds"
+    assert_refused(status, stderr, "finetune_fgvc", message, "MODEL.TIMM.NAME='resnet18'")
     assert digest(output) == before
 
 
