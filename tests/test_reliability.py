@@ -355,9 +355,9 @@ FGVC_CASES = {
         lambda f: ["MODEL.WEIGHTS", "/nonexistent/w.pth"],
         ["MODEL.WEIGHTS /nonexistent/w.pth does not exist"],
     ),
-    "MODEL.WEIGHTS not a ResNet": (
+    "MODEL.WEIGHTS not MODEL.NAME's": (  # a foreign file is checked strictly against timm.create_model(MODEL.NAME)
         lambda f: ["MODEL.WEIGHTS", f["not_resnet"]],
-        ["is not a torchvision-style ResNet: missing keys"],
+        ["not_resnet.pth as timm resnet18 does not fit the network: it lacks conv1.weight", "has no encoder.weight"],
     ),
     "MODEL.WEIGHTS truncated": (lambda f: ["MODEL.WEIGHTS", f["truncated"]], ["cannot read", "as a torch checkpoint"]),
     "MODEL.WEIGHTS of another depth": (
