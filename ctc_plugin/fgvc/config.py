@@ -28,7 +28,7 @@ FGVC_RULES = ENGINE_RULES + (
 
 def add_fgvc_config(cfg: CN) -> CN:
     """Fine-tuning's keys and defaults (in place); returns ``cfg``."""
-    # timm architecture for timm.create_model: resnet18/34/50/101 take our weights.
+    # timm architecture for timm.create_model: the weights' own (the tool names it when they differ).
     cfg.MODEL.NAME = "resnet50"
     # Classes of the head; 0 takes the training set's (the run records the count in config.yaml).
     cfg.MODEL.NUM_CLASSES = 0
