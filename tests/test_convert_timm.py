@@ -153,7 +153,8 @@ def test_the_timm_file_carries_the_record_alone_and_every_tool_reads_it(tmp_path
 
 
 def test_timm_files_written_before_records_are_still_read(tmp_path):
-    """Such a file named its timm architecture in "meta" ("timm_model"): that is its record now."""
+    """Such a file named its timm architecture in "meta" ("timm_model"), a fine-tuning checkpoint in its flat
+    "network": that is its record now."""
     import timm
 
     from ctc_plugin.convert import read_source
@@ -169,6 +170,9 @@ def test_timm_files_written_before_records_are_still_read(tmp_path):
     assert source.describe() == f"timm {name}" and source.model["NUM_CLASSES"] == 7
     converted = read_fgvc_weights(name, old)
     assert all(torch.equal(converted.state_dict[k], v) for k, v in weights.items())
+    finetuned = str(tmp_path / "model_final.pth")  # a fine-tuning checkpoint named its network in "network"
+    torch.save({"model": weights, "network": {"MODEL.NAME": name, "DATASETS.TRAIN": "cub200_train"}}, finetuned)
+    assert read_source(finetuned).describe() == f"timm {name}"
 
 
 def test_a_foreign_timm_state_dict_is_checked_strictly_against_model_name(tmp_path):

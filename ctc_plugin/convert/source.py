@@ -153,9 +153,12 @@ def is_detectron2_file(payload: Mapping[str, Any]) -> bool:
 
 
 def _timm_name_before_records(payload: Mapping[str, Any]) -> str:
-    """The timm architecture a timm file written before records names in its ``meta`` ("" for any other file)."""
-    meta = payload.get("meta")
-    return str(meta.get("timm_model", "")) if isinstance(meta, Mapping) else ""
+    """The timm architecture a file of ours written before records names ("" for any other file): a timm
+    file's ``meta["timm_model"]``, a fine-tuning checkpoint's ``network["MODEL.NAME"]``."""
+    meta, network = payload.get("meta"), payload.get("network")
+    if isinstance(meta, Mapping) and meta.get("timm_model"):
+        return str(meta["timm_model"])
+    return str(network.get("MODEL.NAME", "")) if isinstance(network, Mapping) else ""
 
 
 def resnet_source(state_dict: Mapping[str, torch.Tensor], arch: Arch, name: str) -> SourceWeights:

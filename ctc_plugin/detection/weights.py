@@ -9,7 +9,9 @@ converter registered for its network when it is read, and its record is the conv
 
 How a Detectron2 backbone builder picks its network from that record is registered beside it
 (``register_network_choice``), so that the pre-flight refuses weights the builder cannot build, and a
-resumed checkpoint of another network, before any process starts.
+resumed checkpoint of another network, before any process starts. A builder keeps the record of the
+network it built on the backbone it returns (``backbone.network_record``): ``CTCDetectionCheckpointer``
+writes it into every checkpoint.
 """
 
 import logging
