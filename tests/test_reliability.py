@@ -232,6 +232,28 @@ def test_pretrain_refuses_a_bad_resume(tools, files, tmp_path, monkeypatch, caps
     assert digest(output) == before
 
 
+def test_resume_compares_the_record_and_the_resume_settings_not_a_flat_copy_of_the_network():
+    from ctc_plugin.config import get_cfg
+    from ctc_plugin.engine import CTCTrainer
+    from ctc_plugin.engine.checkpointer import check_same_run
+
+    cfg = get_cfg()
+    cfg.MODEL.DEPTH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.WEIGHTS = 18, 100, "initial.pth"
+    saved = CTCTrainer.checkpoint_metadata(cfg)
+    assert set(saved) == {"backbone", "resume_settings"} and saved["resume_settings"] == {}
+    cfg.MODEL.WEIGHTS, cfg.MODEL.DEVICE = "", "cpu"  # how the network is used, not which network it is
+    check_same_run("ckpt.pth", saved, CTCTrainer.checkpoint_metadata(cfg))
+    cfg.CTC.CLASSIFIER_HEAD = "build_projector_head"  # its state would resume into a linear head
+    with pytest.raises(UserError, match="it was trained with CTC.CLASSIFIER_HEAD=None but the config sets CTC.CLASS"):
+        check_same_run("ckpt.pth", saved, CTCTrainer.checkpoint_metadata(cfg))
+    # A checkpoint written before records replaced the flat "network": compared by what it holds.
+    old = {"backbone": saved["backbone"], "network": {"MODEL.DEPTH": 18, "CTC.CLASSIFIER_HEAD": "build_projector_head"}}
+    check_same_run("old.pth", old, CTCTrainer.checkpoint_metadata(cfg))
+    cfg.MODEL.DEPTH = 50
+    with pytest.raises(UserError, match="it holds a network with MODEL.DEPTH=18 but the config builds MODEL.DEPTH=50"):
+        check_same_run("old.pth", {"network": old["network"]}, CTCTrainer.checkpoint_metadata(cfg))
+
+
 # ---- ctc-train-net ---------------------------------------------------------------------
 def _train_net_argv(output, *opts, config="configs/coco_maskrcnn_ctc.yaml"):
     return [

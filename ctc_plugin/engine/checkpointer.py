@@ -87,14 +87,14 @@ def check_same_run(path: str, saved: Mapping[str, Any], expected: Mapping[str, A
     differ = {k: (settings.get(k), wanted.get(k)) for k in sorted(set(settings) | set(wanted))}
     differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
     if differ:
-        raise UserError(f"cannot resume from {path}: it was trained with {_both(differ)}")
+        raise UserError(f"cannot resume from {path}: it was trained with {_both(differ, 'sets')}")
 
 
-def _both(differ: Mapping[str, Tuple[Any, Any]]) -> str:
+def _both(differ: Mapping[str, Tuple[Any, Any]], verb: str = "builds") -> str:
     """'K=saved, ... but the config builds K=wanted, ...'."""
     found = ", ".join(f"{key}={old!r}" for key, (old, _) in differ.items())
     wanted = ", ".join(f"{key}={new!r}" for key, (_, new) in differ.items())
-    return f"{found} but the config builds {wanted}"
+    return f"{found} but the config {verb} {wanted}"
 
 
 class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
