@@ -9,7 +9,7 @@ tensors and plain containers, so it loads with ``weights_only=True``.
 
 import glob
 import os
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 from detectron2.engine import hooks
