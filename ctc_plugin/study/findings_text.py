@@ -107,7 +107,8 @@ def findings_section(findings: Mapping[str, Any]) -> List[str]:
     out = ["## Findings", ""]
     primary = [r for r in findings["findings"] if r["primary"]]
     if primary:
-        out += ["Primary:", "", finding_line(primary[0], metric_name(primary[0]["metric"])), ""]
+        what = metric_name(primary[0]["metric"])
+        out += ["Primary:", "", finding_line(primary[0], what[:1].upper() + what[1:]), ""]
     rows = []
     for r in findings["findings"]:
         if r["primary"]:
