@@ -135,6 +135,7 @@ def test_a_study_gives_the_same_numbers_serially_with_two_jobs_and_as_cluster_jo
         (["ANALYSIS.EARLY_WINDOW", "[0.5, 0.2]"], "ANALYSIS.EARLY_WINDOW must be [from, to] fractions"),
         (["ANALYSIS.LATE_FALL_TEST", "peak"], "ANALYSIS.LATE_FALL_TEST must be one of ['window', 'slope']"),
         (["TRANSFER.DRAWS", "0"], "TRANSFER.DRAWS must be an integer of 1 or more, got 0"),
+        (["PRETRAIN.KEEP_CHECKPOINTS", "last"], "PRETRAIN.KEEP_CHECKPOINTS must be one of ['all', 'final']"),
         (["ANALYSIS.COMPARISONS", "[['ctc', 'ctcc']]"], "ANALYSIS.COMPARISONS entries must be [ARM, REFERENCE] of two"),
         (["DOWNSTREAM.TASKS", "['segmentation']"], "DOWNSTREAM.TASKS: no downstream task 'segmentation' is registered"),
         (["MI.ARMS", "['ctcc']"], "MI.ARMS must name arms (baseline, ctc), got ['ctcc']"),

@@ -136,3 +136,25 @@ def test_an_interrupted_parallel_study_continues_where_it_stopped(tmp_path):
     assert len(_events(events)) == 14  # the 7 steps ran: the stopped ones again, then the rest
     ledger = json.loads((tmp_path / "s" / "steps.json").read_text())
     assert len(ledger) == 7 and all(s["finished"] for s in ledger)
+
+
+def test_only_final_networks_are_kept_once_their_readers_finished(tmp_path):
+    from ctc_plugin.study.retention import prune_checkpoints
+
+    run = tmp_path / "seed0" / "pretrain" / "a"
+    run.mkdir(parents=True)
+    names = ["model_epoch_0003.pth", "model_epoch_0006.pth", "model_iter_0000042.pth", "model_final.pth"]
+    for name in names:
+        (run / name).write_bytes(b"x" * 10)
+    steps = [
+        Step("seed0_pretrain_a", "pretrain", (), "seed0_a", 0, output=str(run)),
+        Step("seed0_probe_a", "temporal_transfer", (), "seed0_a", 0, ("seed0_pretrain_a",)),
+        Step("seed0_mine_a", "estimate_mi", (), "seed0_a", 0, ("seed0_pretrain_a",)),
+        Step("seed0_convert_a_timm", "convert_weights", (), "seed0_a", 0, ("seed0_pretrain_a",)),
+    ]
+    # The probe finished, MINE not yet: nothing goes.
+    assert prune_checkpoints(steps, {"seed0_pretrain_a", "seed0_probe_a"}) == 0
+    assert sorted(os.listdir(run)) == sorted(names)
+    # Every reader of the epoch checkpoints finished: only model_final.pth stays (the converter reads it).
+    assert prune_checkpoints(steps, {"seed0_pretrain_a", "seed0_probe_a", "seed0_mine_a"}) == 30
+    assert os.listdir(run) == ["model_final.pth"]

@@ -25,9 +25,15 @@ FINAL_CHECKPOINT = "model_final.pth"
 _EPOCH_FILE = re.compile(r"^model_epoch_(\d+)\.pth$")
 
 
-def epoch_checkpoint_name(epoch: int) -> str:
-    """``model_epoch_0007.pth``: the file written after ``epoch`` epochs."""
-    return f"model_epoch_{epoch:04d}.pth"
+_ITERATION_FILE = re.compile(r"^model_iter_(\d+)\.pth$")
+
+
+def intermediate_checkpoints(run_dir: str) -> List[str]:
+    """The epoch and mid-epoch checkpoints of a run (every checkpoint but ``model_final.pth``)."""
+    if not os.path.isdir(run_dir):
+        return []
+    names = [n for n in os.listdir(run_dir) if _EPOCH_FILE.match(n) or _ITERATION_FILE.match(n)]
+    return [os.path.join(run_dir, name) for name in sorted(names)]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_write_json
 from ..utils.jobs import JobOptions, PackageOnPath, build_executor, failure_reason
 from .graph import Step
+from .retention import finished_names, prune_checkpoints
 from .steps import CommandFactory, StepRunner, tool_command
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,13 @@ class ChainJob:
     """
 
     def __init__(self, steps: Sequence[Step], output_dir: str, commands: Mapping[str, str], threads: int,
-                 command_factory: CommandFactory = tool_command) -> None:  # fmt: skip
+                 command_factory: CommandFactory = tool_command, keep_final: bool = False) -> None:  # fmt: skip
         self.steps = list(steps)
         self.output_dir = output_dir
         self.commands = dict(commands)
         self.threads = threads
         self.command_factory = command_factory
+        self.keep_final = keep_final  # PRETRAIN.KEEP_CHECKPOINTS final
 
     def __call__(self) -> List[str]:
         from .schedule import run_steps
@@ -65,9 +67,13 @@ class ChainJob:
         def preempted(signum, frame) -> None:
             raise _PreemptedError
 
+        def on_done(step: Step) -> None:
+            if self.keep_final:
+                prune_checkpoints(self.steps, finished_names(runner.read_ledger()))
+
         submitit_handler = signal.signal(number, preempted)
         try:
-            run_steps(self.steps, runner)
+            run_steps(self.steps, runner, on_done=on_done)
         except _PreemptedError:
             signal.signal(number, submitit_handler)
             signal.raise_signal(number)  # submitit's handler: checkpoint() and requeue, or end the job
@@ -80,7 +86,7 @@ class ChainJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(
-            ChainJob(self.steps, self.output_dir, self.commands, self.threads, self.command_factory)
+            ChainJob(self.steps, self.output_dir, self.commands, self.threads, self.command_factory, self.keep_final)
         )
 
 
@@ -105,7 +111,7 @@ def _live(job_id: str, folder: str, cluster: str) -> bool:
 
 
 def submit_chains(steps: Sequence[Step], runner: StepRunner, options: ClusterOptions,
-                  command_factory: CommandFactory = tool_command) -> List[Any]:  # fmt: skip
+                  command_factory: CommandFactory = tool_command, keep_final: bool = False) -> List[Any]:  # fmt: skip
     """Submit a job for every chain with steps left and no live job; returns the submitted jobs."""
     out = runner.output_dir
     folder = options.job_dir or os.path.join(out, "submitit")
@@ -124,7 +130,7 @@ def submit_chains(steps: Sequence[Step], runner: StepRunner, options: ClusterOpt
         if chain in known and _live(known[chain], folder, options.cluster):
             logger.info("%s: job %s still queued or running", chain, known[chain])
             continue
-        pending[chain] = ChainJob(chain_steps, out, runner.commands, runner.threads, command_factory)
+        pending[chain] = ChainJob(chain_steps, out, runner.commands, runner.threads, command_factory, keep_final)
     if not pending:
         return []
     with PackageOnPath(), executor.batch():

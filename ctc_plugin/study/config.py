@@ -13,6 +13,7 @@ from fvcore.common.config import CfgNode as CN
 
 from ..utils.errors import UserError
 from .endpoints import BETWEEN_ARM_METRICS, LATE_FALL_TESTS
+from .retention import KEEP_CHOICES
 from .task import get_task, registered_tasks
 
 # An initialisation of the downstream runs that is no arm: the same architecture from scratch.
@@ -58,6 +59,9 @@ def get_study_cfg() -> CN:
     cfg.PRETRAIN.OPTS = []
     # DATASETS.ROOT of every arm; empty keeps the configs' own.
     cfg.PRETRAIN.DATASETS_ROOT = ""
+    # "all": keep every checkpoint of every arm; "final": only model_final.pth once the arm's probe
+    # and MINE (the steps that read its epoch checkpoints) have finished.
+    cfg.PRETRAIN.KEEP_CHECKPOINTS = "all"
     cfg.TRANSFER = CN()
     # Flags of ctc-temporal-transfer after --run (target dataset, probe schedule, --every).
     cfg.TRANSFER.ARGS = []
@@ -162,6 +166,10 @@ def check_study_config(cfg: CN) -> List[Arm]:
     for key, value in (("THREADS", cfg.THREADS), ("TRANSFER.PROBE_SEED", cfg.TRANSFER.PROBE_SEED)):
         if not isinstance(value, int) or value < 0:
             raise UserError(f"{key} must be an integer of 0 or more, got {value!r}")
+    if cfg.PRETRAIN.KEEP_CHECKPOINTS not in KEEP_CHOICES:
+        raise UserError(
+            f"PRETRAIN.KEEP_CHECKPOINTS must be one of {list(KEEP_CHOICES)}, got {cfg.PRETRAIN.KEEP_CHECKPOINTS!r}"
+        )
     if not isinstance(cfg.TRANSFER.DRAWS, int) or cfg.TRANSFER.DRAWS < 1:
         raise UserError(f"TRANSFER.DRAWS must be an integer of 1 or more, got {cfg.TRANSFER.DRAWS!r}")
     check_analysis_config(cfg.ANALYSIS, names, reference_arm(cfg, arms))

@@ -35,6 +35,7 @@ class Step:
         seed: the training seed.
         needs: the names of the steps that must finish first.
         env: environment variables of its process.
+        output: the run folder it writes, for a pretraining step (whose checkpoints others read).
     """
 
     name: str
@@ -44,6 +45,7 @@ class Step:
     seed: int
     needs: Tuple[str, ...] = ()
     env: Tuple[Tuple[str, str], ...] = ()
+    output: str = ""
 
 
 def seed_dir(out: str, seed: int) -> str:
@@ -101,11 +103,12 @@ def study_steps(cfg, arms: Sequence[Arm], out: str, tasks: Sequence[DownstreamTa
     mine_arms = list(cfg.MI.ARMS) or names
     steps: List[Step] = []
 
-    def add(name: str, tool: str, args: Sequence[Any], chain: str, seed: int, needs=(), env=()) -> None:
+    def add(name: str, tool: str, args: Sequence[Any], chain: str, seed: int, needs=(), env=(), output="") -> None:
         flags = ["--num-gpus", str(gpus)] if gpus > 1 and tool in TRAINING_TOOLS else []
         if preemption_signals and tool in TRAINING_TOOLS:
             flags += ["--preemption-signals", preemption_signals]
-        steps.append(Step(name, tool, tuple(map(str, [*flags, *args])), chain, seed, tuple(needs), tuple(env)))
+        args = tuple(map(str, [*flags, *args]))
+        steps.append(Step(name, tool, args, chain, seed, tuple(needs), tuple(env), output))
 
     for seed in cfg.SEEDS:
         tag = f"seed{seed}"
@@ -114,7 +117,8 @@ def study_steps(cfg, arms: Sequence[Arm], out: str, tasks: Sequence[DownstreamTa
             pretrain = f"{tag}_pretrain_{arm.name}"
             root = ["DATASETS.ROOT", cfg.PRETRAIN.DATASETS_ROOT] if cfg.PRETRAIN.DATASETS_ROOT else []
             add(pretrain, "pretrain", ["--resume", "--config-file", config_path(arm.config), "OUTPUT_DIR", run_dir,
-                                       *root, *cfg.PRETRAIN.OPTS, *arm.opts, "SEED", seed], chain, seed)  # fmt: skip
+                                       *root, *cfg.PRETRAIN.OPTS, *arm.opts, "SEED", seed], chain, seed,
+                output=run_dir)  # fmt: skip
             run = ["--run", run_dir, "--label", arm.name, "--format", "json", "--resume"]
             # One probe seed for every training seed: probe noise and training noise stay apart.
             add(f"{tag}_probe_{arm.name}", "temporal_transfer",

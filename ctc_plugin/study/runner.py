@@ -29,6 +29,7 @@ from .endpoints import AnalysisPlan
 from .findings import write_findings
 from .graph import study_steps
 from .report import build_report, write_plots
+from .retention import finished_names, prune_checkpoints
 from .schedule import run_steps
 from .steps import CommandFactory, StepRunner, tool_command
 from .task import get_task
@@ -172,15 +173,22 @@ class Study:
         def elapsed() -> float:
             return wall_before + time.monotonic() - start
 
+        keep_final = self.cfg.PRETRAIN.KEEP_CHECKPOINTS == "final"
+
+        def on_done(step) -> None:
+            if keep_final:
+                prune_checkpoints(steps, finished_names(self.runner.read_ledger()))
+            self.write(prepared, elapsed())
+
         if self.cluster is None:
             try:
-                run_steps(steps, self.runner, self.jobs, on_done=lambda step: self.write(prepared, elapsed()))
+                run_steps(steps, self.runner, self.jobs, on_done=on_done)
             finally:
                 self.write(prepared, elapsed(), final=True)
             logger.info("done: %.0f s of steps, %.0f s on the clock. Report: %s", self.runner.seconds, elapsed(),
                         os.path.join(self.out, "report.md"))  # fmt: skip
             return self.results(prepared, elapsed())
-        jobs = submit_chains(steps, self.runner, self.cluster, self.command_factory)
+        jobs = submit_chains(steps, self.runner, self.cluster, self.command_factory, keep_final)
         if self.cluster.cluster == "local":
             try:
                 wait_for(jobs)
