@@ -4,7 +4,7 @@ stdout; the runs the suite writes (GBs of checkpoints in all) are deleted as soo
 import shutil
 
 import pytest
-from log_streams import rebind_closed_log_streams
+from fixtures.log_streams import rebind_closed_log_streams
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from fixtures.datasets import write_stl10
+from fixtures.networks import save_pretrain_checkpoint
 from PIL import Image
-from random_resnet import save_pretrain_checkpoint
 
 from ctc_plugin.analysis.runs import load_backbone, select_epochs
 from ctc_plugin.analysis.targets import split_names
@@ -259,23 +260,6 @@ def test_analysis_flags_out_of_range_are_one_line(tmp_path, capsys, tool, flags,
 
 
 # ---- target datasets in their official layouts ------------------------------------------------
-
-
-def write_stl10(root, n_train=6, n_test=4, seed=0):
-    """A tiny stl10_binary/: images column-major per channel, labels 1..10. Returns the images (HWC)."""
-    folder = root / "stl10_binary"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    images = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        hwc = rng.integers(0, 256, size=(n, 96, 96, 3), dtype=np.uint8)
-        # MATLAB order: for each image, each channel stored column by column, i.e. (N, C, W, H).
-        hwc.transpose(0, 3, 2, 1).tofile(folder / f"{split}_X.bin")
-        (np.arange(n) % 10 + 1).astype(np.uint8).tofile(folder / f"{split}_y.bin")
-        images[split] = hwc
-    names = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
-    (folder / "class_names.txt").write_text("\n".join(names) + "\n")
-    return images
 
 
 def test_stl10_reads_the_official_layout(tmp_path):

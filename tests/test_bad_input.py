@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from coco_tiny import write_tiny_coco
-from log_streams import rebind_closed_log_streams
-from random_resnet import random_resnet
-from test_fgvc_datasets import write_aircraft, write_cub, write_inat
+from fixtures.datasets import write_aircraft, write_cub, write_inat, write_tiny_coco
+from fixtures.log_streams import rebind_closed_log_streams
+from fixtures.networks import random_resnet
 
 from ctc_plugin.cli import finetune_fgvc, train_net
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.checkpoints import assert_same_training_state
+from fixtures.datasets import write_tiny_cifar100
 
 from ctc_plugin.checkpoint import load_file
 from ctc_plugin.utils.errors import PREEMPTED_STATUS, UserError
@@ -72,27 +73,6 @@ def uninterrupted(cifar_root, tmp_path_factory):
     result = subprocess.run(pretrain_command(run, cifar_root, PREEMPTED_RUN), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return load_file(str(run / "model_final.pth"))
-
-
-def assert_same_training_state(expected, actual):
-    """The network, the heads, the information bank and every memory: bitwise."""
-    for key, value in expected["model"].items():
-        assert torch.equal(value, actual["model"][key]), key
-    assert expected["ctc"]["stage"] == actual["ctc"]["stage"]
-    for term in ("ias", "irs"):
-        wanted, got = expected["ctc"]["terms"][term], actual["ctc"]["terms"][term]
-        for key, value in wanted.items():
-            if key == "_extra_state":
-                for name, memory in value.items():  # memories and log Z (None until first estimated)
-                    same = torch.equal(memory, got[key][name]) if torch.is_tensor(memory) else memory == got[key][name]
-                    assert same, (term, name)
-            else:
-                assert torch.equal(value, got[key]), (term, key)
-    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
-    for index, state in momentum.items():
-        assert torch.equal(
-            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
-        )
 
 
 @pytest.mark.parametrize("stage, marker", [(1, "iter: 2 "), (2, "iter: 19 ")], ids=["stage-1", "stage-2"])

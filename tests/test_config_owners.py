@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.datasets import write_tiny_cifar100
 
 from ctc_plugin import CONFIG_REGISTRY
 from ctc_plugin.analysis.targets import PROTOCOLS

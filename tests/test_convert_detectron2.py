@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from random_resnet import random_resnet, save_pretrain_checkpoint
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from torch import nn
 
 from ctc_plugin.convert import TOLERANCES, detectron2_checkpoint, detectron2_name, load_resnet_state_dict

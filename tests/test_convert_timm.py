@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from random_resnet import random_resnet, save_pretrain_checkpoint
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 
 from ctc_plugin.convert import TOLERANCES
 from ctc_plugin.convert.source import load_resnet_state_dict

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from test_data import write_fashion_mnist
+from fixtures.datasets import write_fashion_mnist
 
 from ctc_plugin.study.report import build_report
 

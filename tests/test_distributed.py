@@ -3,9 +3,9 @@
 import os
 
 import torch
-from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import launch
 from detectron2.utils import comm
+from fixtures.datasets import write_tiny_cifar100
 from rank_dump import rank_state
 
 from ctc_plugin.config import get_cfg

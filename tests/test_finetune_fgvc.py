@@ -9,9 +9,10 @@ import sys
 
 import pytest
 import torch
-from processes import kill_when_written
-from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_fgvc_datasets import LAYOUTS, NUM_CLASSES
+from fixtures.checkpoints import assert_same_final_weights_and_momentum
+from fixtures.datasets import LAYOUTS, NUM_CLASSES
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
+from fixtures.processes import kill_when_written
 
 from ctc_plugin.checkpoint import find_resume_checkpoint
 from ctc_plugin.config import merge_config
@@ -142,18 +143,6 @@ def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "cub200_test: top-1" in evaluated.stdout
     assert read_results(output)["provenance"]["resumptions"] == 1  # the evaluated checkpoint's count
-
-
-def assert_same_final_weights_and_momentum(expected_run, actual_run):
-    expected = torch.load(expected_run / "model_final.pth", weights_only=True)
-    actual = torch.load(actual_run / "model_final.pth", weights_only=True)
-    for key, value in expected["model"].items():
-        assert torch.equal(value, actual["model"][key]), key
-    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
-    for index, state in momentum.items():
-        assert torch.equal(
-            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
-        )
 
 
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):

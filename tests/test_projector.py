@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import launch
 from detectron2.utils import comm
+from fixtures.datasets import write_tiny_cifar100
 from rank_dump import rank_state
 from torch import nn
 

@@ -19,11 +19,9 @@ import time
 import numpy as np
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
+from fixtures.datasets import write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from PIL import Image
-from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_fgvc_datasets import write_cub
 from torch.utils.data import DataLoader, Dataset
 
 from ctc_plugin.checkpoint import find_resume_checkpoint, load_file

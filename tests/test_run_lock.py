@@ -10,11 +10,9 @@ import sys
 import time
 
 import pytest
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
-from log_streams import rebind_closed_log_streams
-from random_resnet import random_resnet
-from test_fgvc_datasets import write_cub
+from fixtures.datasets import write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.log_streams import rebind_closed_log_streams
+from fixtures.networks import random_resnet
 
 from ctc_plugin.cli import finetune_fgvc, pretrain, train_net
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from test_data import write_fashion_mnist
+from fixtures.datasets import write_fashion_mnist
 
 from ctc_plugin.cli import study
 from ctc_plugin.study import Command, DownstreamTask, register_task

@@ -10,11 +10,9 @@ import sys
 import time
 
 import pytest
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
-from random_resnet import random_resnet
-from test_cluster import assert_same_training_state
-from test_fgvc_datasets import write_cub
+from fixtures.checkpoints import assert_same_training_state
+from fixtures.datasets import write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.networks import random_resnet
 
 from ctc_plugin.checkpoint import load_file
 from ctc_plugin.cli import submit
@@ -133,7 +131,7 @@ def test_a_job_past_its_allowed_timeouts_stops_with_one_line_naming_its_last_che
 
 
 def test_a_preempted_fine_tuning_job_ends_bitwise_as_the_uninterrupted_run(tmp_path):
-    from test_finetune_fgvc import assert_same_final_weights_and_momentum
+    from fixtures.checkpoints import assert_same_final_weights_and_momentum
 
     from ctc_plugin.convert.source import load_resnet_state_dict as load_any
 

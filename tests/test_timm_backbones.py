@@ -11,11 +11,9 @@ import sys
 import pytest
 import timm
 import torch
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
-from test_fgvc_datasets import LAYOUTS, NUM_CLASSES
-from test_train_net import TINY as TINY_DETECTION
-from test_train_net import missing_from_checkpoint
+from fixtures.datasets import LAYOUTS, NUM_CLASSES, write_tiny_cifar100, write_tiny_coco
+from fixtures.detection import TINY as TINY_DETECTION
+from fixtures.detection import missing_from_checkpoint
 
 from ctc_plugin.analysis.runs import load_backbone
 from ctc_plugin.backbones import TimmBackbone
