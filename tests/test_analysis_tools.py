@@ -96,6 +96,7 @@ def test_bad_run_folders_are_user_errors(tmp_path):
 # ---- the tools ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     out = tmp_path / "transfer"
@@ -143,6 +144,7 @@ def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     assert (out / "temporal_transfer.csv").read_text() == before
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_runs_rows_are_the_same_whatever_the_other_runs_of_the_invocation(run_dir, other_run_dir, tmp_path):
     """A study probes each arm in its own process: it must get the numbers of probing all arms in one."""
@@ -229,6 +231,7 @@ def run_tool(name, *args):
     )
 
 
+@pytest.mark.slow
 def test_tools_turn_bad_input_into_one_line(tmp_path):
     result = run_tool("temporal_transfer", "--run", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path))
     assert result.returncode == 2
@@ -364,6 +367,7 @@ def test_hook_probes_every_k_epochs_and_after_the_last():
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_hook_runs_the_release_protocol_on_a_copy():
     from detectron2.utils.events import EventStorage

@@ -166,6 +166,7 @@ def test_a_coco_training_index_that_does_not_parse_is_one_line(tmp_path, coco, c
     )
 
 
+@pytest.mark.slow
 def test_a_user_error_inside_detectron2_s_training_loop_is_one_line_alone(tmp_path, coco):
     """The test index breaks during the run (an evaluation after the first step, inside Detectron2's
     loop): the tool's line, and neither Detectron2's "Exception during training" nor a traceback."""

@@ -75,6 +75,7 @@ def uninterrupted(cifar_root, tmp_path_factory):
     return load_file(str(run / "model_final.pth"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, marker", [(1, "iter: 2 "), (2, "iter: 19 ")], ids=["stage-1", "stage-2"])
 def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(
     tmp_path, cifar_root, uninterrupted, stage, marker
@@ -105,6 +106,7 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(
     assert_same_training_state(uninterrupted, load_file(str(run / "model_final.pth")))
 
 
+@pytest.mark.slow
 def test_sigterm_to_detectron2_launch_stops_every_process_at_one_iteration(tmp_path, cifar_root):
     """Only the launching process is signalled (as Kubernetes signals PID 1): it passes the
     signal on, both processes stop after the same iteration, and the job exits 75."""
@@ -148,6 +150,7 @@ def assert_ranks_agree(run):
     return rank0
 
 
+@pytest.mark.slow
 def test_torchrun_and_srun_processes_join_one_group_and_train_as_launch_does(tmp_path, cifar_root):
     """Detectron2's launch (--num-gpus 2), torchrun --nproc_per_node 2 and two srun-style tasks:
     each gives identical memories and weights on both ranks, and the three give the same ones."""
@@ -199,6 +202,7 @@ def test_torchrun_and_srun_processes_join_one_group_and_train_as_launch_does(tmp
             assert torch.equal(value, states[name][key]), (name, key)
 
 
+@pytest.mark.slow
 def test_a_launcher_that_started_the_processes_refuses_num_gpus(tmp_path, cifar_root):
     env = launcher_env(RANK=0, WORLD_SIZE=2, LOCAL_RANK=0, LOCAL_WORLD_SIZE=2, MASTER_ADDR="127.0.0.1", MASTER_PORT=1)
     command = pretrain_command(tmp_path / "run", cifar_root, TWO_PROCESSES, ["--num-gpus", "2"])

@@ -121,6 +121,7 @@ def test_refusals_name_the_problem():
         load_resnet_state_dict({"model": network.state_dict(), "backbone": record})
 
 
+@pytest.mark.slow
 def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
 
@@ -143,6 +144,7 @@ def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
     assert read["__author__"] == payload["__author__"]
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_non_resnet_in_one_line(tmp_path):
     source = tmp_path / "not_resnet.pth"
     torch.save({"model": nn.Linear(4, 2).state_dict()}, source)

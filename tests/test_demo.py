@@ -14,6 +14,7 @@ from ctc_plugin.study.report import build_report
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_demo_pipeline_writes_the_report(tmp_path):
     fashion = tmp_path / "fashion-mnist"
     write_fashion_mnist(str(fashion), count=200)

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 from detectron2.engine import launch
 from detectron2.utils import comm
@@ -10,6 +11,8 @@ from rank_dump import rank_state
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.engine import CTCTrainer
+
+pytestmark = pytest.mark.slow  # two training processes (Detectron2's launch)
 
 
 def train_and_dump(cfg, out_dir: str) -> None:

@@ -116,6 +116,7 @@ def test_timm_reads_the_final_checkpoint_itself(tmp_path, weights):
         assert torch.equal(model.state_dict()[key], value), key
 
 
+@pytest.mark.slow
 def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     output = str(tmp_path / "out")
@@ -145,6 +146,7 @@ def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     assert read_results(output)["provenance"]["resumptions"] == 1  # the evaluated checkpoint's count
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "5"]
@@ -165,6 +167,7 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights)
     assert read_results(interrupted)["provenance"]["resumptions"] == 1
 
 
+@pytest.mark.slow
 def test_only_the_newest_checkpoints_are_kept(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     output = tmp_path / "out"
@@ -177,6 +180,7 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path, weights):
     assert kept == ["model_epoch_0002.pth", "model_epoch_0003.pth", "model_final.pth"]  # SOLVER.MAX_CHECKPOINTS 2
 
 
+@pytest.mark.slow
 def test_tool_names_the_missing_index_file(tmp_path):
     root = LAYOUTS["aircraft"](str(tmp_path / "data"))
     os.remove(os.path.join(root, "fgvc-aircraft-2013b", "data", "images_variant_trainval.txt"))
@@ -190,6 +194,7 @@ def test_tool_names_the_missing_index_file(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_on_cpu(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     output = str(tmp_path / "out")
@@ -204,6 +209,7 @@ def test_two_processes_on_cpu(tmp_path, weights):
     assert os.path.isfile(os.path.join(output, "model_final.pth"))
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))  # 9 training images: 9 iterations an epoch
     common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "2"]

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts a Python process (an import or a tool)
+
 BLOCK_BRIDGES = """
 import importlib.abc, importlib.util, sys
 BRIDGES = ("detectron2", "timm")

@@ -13,6 +13,8 @@ from fixtures.datasets import write_tiny_cifar100
 from fixtures.processes import kill_when_written
 from torch import nn
 
+pytestmark = pytest.mark.slow  # every test here starts tool processes
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(REPO, "tools", "pretrain.py")
 # 64 training images, batch 16: 4 iterations per epoch; K and the input are cut to size.

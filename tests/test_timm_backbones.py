@@ -111,6 +111,7 @@ def test_to_timm_is_verified_and_timms_loader_reads_it(runs, name, tmp_path, cap
         assert torch.equal(model(random_images()), network.eval()(random_images()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORKS)
 def test_to_detectron2_is_verified_and_mask_rcnn_trains_on_it(runs, name, tmp_path, capsys):
     weights = str(tmp_path / f"{name}.pkl")

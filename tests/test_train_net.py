@@ -10,11 +10,14 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from fixtures.datasets import write_tiny_coco
 from fixtures.detection import TINY, missing_from_checkpoint
 from fixtures.networks import random_resnet
 
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
+
+pytestmark = pytest.mark.slow  # every test here starts tool processes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
