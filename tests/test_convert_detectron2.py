@@ -137,7 +137,9 @@ def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
     with open(output, "rb") as f:
         payload = pickle.load(f)
     assert payload["__author__"].startswith("ctc_plugin") and payload["matching_heuristics"] is True
-    assert payload["ctc_arch"] == {"depth": 50, "stem": "imagenet", "num_classes": 10}
+    model = payload["backbone"]["model"]  # the checkpoint's own record, and nothing else describing the network
+    assert payload["backbone"]["builder"] == "build_resnet" and (model["DEPTH"], model["NUM_CLASSES"]) == (50, 10)
+    assert not {"ctc_arch", "timm_name", "network"} & set(payload)
     assert len(payload["model"]) == 265 and not any("fc." in key or "num_batches" in key for key in payload["model"])
     # Detectron2 takes it for its own format, not Caffe2 blobs.
     read = DetectionCheckpointer(nn.Module())._load_file(str(output))

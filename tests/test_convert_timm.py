@@ -124,3 +124,72 @@ def test_without_a_prefix_the_hint_lists_the_query_encoder_first(tmp_path):
     moco_v2_checkpoint(source)
     with pytest.raises(UserError, match=r"the network sits under 'encoder_q\.', 'encoder_k\.': pass the first"):
         load_resnet_state_dict(str(source))
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_the_timm_file_carries_the_record_alone_and_every_tool_reads_it(tmp_path, capsys, suffix):
+    from safetensors import safe_open
+
+    from ctc_plugin.checkpoint import load_file
+    from ctc_plugin.cli import convert_weights
+    from ctc_plugin.convert import read_source
+    from ctc_plugin.fgvc.model import read_fgvc_weights
+
+    raw = save_pretrain_checkpoint(random_resnet(18, num_classes=10), str(tmp_path / "ckpt.pth"))
+    output = str(tmp_path / f"timm{suffix}")
+    assert convert_weights.main([raw, output, "--to", "timm"]) == 0
+    record = torch.load(raw, weights_only=True)["backbone"]
+    if suffix == ".pth":
+        assert set(torch.load(output, weights_only=True)) == {"state_dict", "backbone", "meta"}
+    else:
+        with safe_open(output, framework="pt") as f:
+            assert set(f.metadata()) == {"backbone", "source"}  # the record (JSON) and where the weights came from
+    payload = load_file(output)
+    assert payload["backbone"] == record and payload["meta"] == {"source": f"checkpoint {raw}"}  # ours: kept
+    assert read_source(output).record == record
+    assert read_fgvc_weights("resnet18", output).name == "resnet18"  # ctc-finetune-fgvc takes it
+    capsys.readouterr()
+    assert convert_weights.main([output, str(tmp_path / "r18.pkl"), "--to", "detectron2"]) == 0  # and ctc-convert
+    assert capsys.readouterr().out.count("max relative difference") == 4
+
+
+def test_timm_files_written_before_records_are_still_read(tmp_path):
+    """Such a file named its timm architecture in "meta" ("timm_model"), a fine-tuning checkpoint in its flat
+    "network": that is its record now."""
+    import timm
+
+    from ctc_plugin.convert import read_source
+    from ctc_plugin.fgvc.model import read_fgvc_weights
+
+    name = "mobilenetv3_small_050"
+    weights = timm.create_model(name, num_classes=7).state_dict()
+    old = str(tmp_path / "old_timm.pth")
+    torch.save(
+        {"state_dict": weights, "meta": {"source": "x", "timm_model": name, "builder": "build_timm_backbone"}}, old
+    )
+    source = read_source(old)
+    assert source.describe() == f"timm {name}" and source.model["NUM_CLASSES"] == 7
+    converted = read_fgvc_weights(name, old)
+    assert all(torch.equal(converted.state_dict[k], v) for k, v in weights.items())
+    finetuned = str(tmp_path / "model_final.pth")  # a fine-tuning checkpoint named its network in "network"
+    torch.save({"model": weights, "network": {"MODEL.NAME": name, "DATASETS.TRAIN": "cub200_train"}}, finetuned)
+    assert read_source(finetuned).describe() == f"timm {name}"
+
+
+def test_a_foreign_timm_state_dict_is_checked_strictly_against_model_name(tmp_path):
+    import timm
+
+    from ctc_plugin.fgvc.model import read_fgvc_weights
+
+    name = "mobilenetv3_small_050"
+    weights = timm.create_model(name, num_classes=7).state_dict()
+    path = str(tmp_path / "foreign.pth")
+    torch.save(weights, path)
+    converted = read_fgvc_weights(name, path)  # no record: MODEL.NAME says what it is
+    assert converted.name == name and converted.state_dict["classifier.weight"].shape[0] == 7
+    del weights["blocks.0.0.conv_dw.weight"]
+    torch.save(weights, path)
+    with pytest.raises(UserError, match=rf"foreign.pth as timm {name} does not fit the network: it lacks blocks"):
+        read_fgvc_weights(name, path)
+    with pytest.raises(UserError, match=r"as timm convnext_atto does not fit the network"):
+        read_fgvc_weights("convnext_atto", path)

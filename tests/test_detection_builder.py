@@ -141,3 +141,33 @@ def test_cifar_stem_at_stride_one_is_the_pretraining_network(tmp_path):
 def test_settings_that_silently_cost_ap_are_refused(key, value, needed):
     with pytest.raises(UserError, match=f"{key} is .* need .*{needed}"):
         build_model(tiny_cfg("", key, value))
+
+
+@pytest.mark.parametrize("kind", ["raw checkpoint", "converted pkl"])
+def test_model_weights_is_read_once_by_the_pre_flight_the_builder_and_the_checkpointer(tmp_path, monkeypatch, kind):
+    import pickle
+
+    from ctc_plugin.detection.checks import check_detection_inputs
+
+    network = random_resnet(18, stem="cifar", seed=14)
+    weights = save_pretrain_checkpoint(network, tmp_path / "model_final.pth")
+    if kind == "converted pkl":
+        state_dict, arch = load_resnet_state_dict(network.state_dict())
+        weights = str(tmp_path / "r18.pkl")
+        save_detectron2_pickle(detectron2_checkpoint(state_dict, arch, "test")[0], weights)
+    reads = []
+    for module, name in ((torch, "load"), (pickle, "load")):  # every reader of files: ours, Detectron2's, fvcore's
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, **k: reads.append(a[0]) or real(*a, **k))
+    torch.manual_seed(0)
+    initial = build_model(tiny_cfg("", "MODEL.RESNETS.DEPTH", "18", "MODEL.CTC.STEM", "cifar"))
+    cfg = tiny_cfg(weights, "DATASETS.TRAIN", "()", "DATASETS.TEST", "()", "OUTPUT_DIR", str(tmp_path / "out"))
+    check_detection_inputs(cfg)  # the pre-flight
+    torch.manual_seed(0)
+    model = build_model(cfg)  # the builder reads the record: depth and stem
+    CTCDetectionCheckpointer(model).resume_or_load(cfg.MODEL.WEIGHTS, resume=False)  # the checkpointer the tensors
+    assert len(reads) == 1, reads
+    assert model.backbone.network_record["model"]["DEPTH"] == 18 and model.backbone.network_record["model"]["STEM"] == (
+        "cifar"
+    )
+    assert_loaded_from(model, network, bottom_up_state(initial))

@@ -93,7 +93,12 @@ def test_one_epoch_on_each_layout(tmp_path, weights, name, config, source):
     assert trainer.model.backbone.fc.out_features == NUM_CLASSES
     checkpoint = torch.load(os.path.join(output, "model_final.pth"), weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["iteration"] == 1
-    assert checkpoint["network"] == {"MODEL.NAME": "resnet18", "DATASETS.TRAIN": f"{name}_train"}
+    assert checkpoint["backbone"]["builder"] == "build_timm_backbone" and "network" not in checkpoint
+    assert (checkpoint["backbone"]["model"]["TIMM"]["NAME"], checkpoint["backbone"]["model"]["NUM_CLASSES"]) == (
+        "resnet18",
+        NUM_CLASSES,
+    )
+    assert checkpoint["resume_settings"] == {"DATASETS.TRAIN": f"{name}_train"}
     assert not torch.equal(checkpoint["model"]["conv1.weight"], source_weights["conv1.weight"])  # it trained
     assert {"optimizer", "iteration"} <= set(checkpoint["trainer"]["_trainer"])
     evaluations = [row for row in read_metrics(output) if "test/top1" in row]

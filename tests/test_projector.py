@@ -179,7 +179,8 @@ def test_the_arm_trains_and_converts_without_its_head(tmp_path, fashion_root, ca
     ResNet(18, stem="imagenet", num_classes=5).load_state_dict(checkpoint["model"])  # the backbone alone, strict
     assert not any(key.startswith(("projector", "classifier")) for key in checkpoint["model"])
     assert set(checkpoint["ctc"]["classifier_head"]) == HEAD_KEYS
-    assert checkpoint["network"]["CTC.CLASSIFIER_HEAD"] == "build_projector_head"
+    assert checkpoint["resume_settings"] == {"CTC.CLASSIFIER_HEAD": "build_projector_head"}  # besides the record
+    assert "network" not in checkpoint  # the record is the only description of the network
     first = _load(tmp_path / "model_epoch_0001.pth")["model"]
     assert torch.equal(first["fc.weight"], checkpoint["model"]["fc.weight"])  # the unused fc is frozen
     assert not torch.equal(first["layer4.1.conv2.weight"], checkpoint["model"]["layer4.1.conv2.weight"])

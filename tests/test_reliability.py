@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from fixtures.datasets import write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.datasets import NUM_CLASSES, write_cub, write_tiny_cifar100, write_tiny_coco
 from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -230,6 +230,28 @@ def test_pretrain_refuses_a_bad_resume(tools, files, tmp_path, monkeypatch, caps
     assert digest(output) == before
 
 
+def test_resume_compares_the_record_and_the_resume_settings_not_a_flat_copy_of_the_network():
+    from ctc_plugin.config import get_cfg
+    from ctc_plugin.engine import CTCTrainer
+    from ctc_plugin.engine.checkpointer import check_same_run
+
+    cfg = get_cfg()
+    cfg.MODEL.DEPTH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.WEIGHTS = 18, 100, "initial.pth"
+    saved = CTCTrainer.checkpoint_metadata(cfg)
+    assert set(saved) == {"backbone", "resume_settings"} and saved["resume_settings"] == {}
+    cfg.MODEL.WEIGHTS, cfg.MODEL.DEVICE = "", "cpu"  # how the network is used, not which network it is
+    check_same_run("ckpt.pth", saved, CTCTrainer.checkpoint_metadata(cfg))
+    cfg.CTC.CLASSIFIER_HEAD = "build_projector_head"  # its state would resume into a linear head
+    with pytest.raises(UserError, match="it was trained with CTC.CLASSIFIER_HEAD=None but the config sets CTC.CLASS"):
+        check_same_run("ckpt.pth", saved, CTCTrainer.checkpoint_metadata(cfg))
+    # A checkpoint written before records replaced the flat "network": compared by what it holds.
+    old = {"backbone": saved["backbone"], "network": {"MODEL.DEPTH": 18, "CTC.CLASSIFIER_HEAD": "build_projector_head"}}
+    check_same_run("old.pth", old, CTCTrainer.checkpoint_metadata(cfg))
+    cfg.MODEL.DEPTH = 50
+    with pytest.raises(UserError, match="it holds a network with MODEL.DEPTH=18 but the config builds MODEL.DEPTH=50"):
+        check_same_run("old.pth", {"network": old["network"]}, CTCTrainer.checkpoint_metadata(cfg))
+
+
 # ---- ctc-train-net ---------------------------------------------------------------------
 def _train_net_argv(output, *opts, config="configs/coco_maskrcnn_ctc.yaml"):
     return [
@@ -353,9 +375,9 @@ FGVC_CASES = {
         lambda f: ["MODEL.WEIGHTS", "/nonexistent/w.pth"],
         ["MODEL.WEIGHTS /nonexistent/w.pth does not exist"],
     ),
-    "MODEL.WEIGHTS not a ResNet": (
+    "MODEL.WEIGHTS not MODEL.NAME's": (  # a foreign file is checked strictly against timm.create_model(MODEL.NAME)
         lambda f: ["MODEL.WEIGHTS", f["not_resnet"]],
-        ["is not a torchvision-style ResNet: missing keys"],
+        ["not_resnet.pth as timm resnet18 does not fit the network: it lacks conv1.weight", "has no encoder.weight"],
     ),
     "MODEL.WEIGHTS truncated": (lambda f: ["MODEL.WEIGHTS", f["truncated"]], ["cannot read", "as a torch checkpoint"]),
     "MODEL.WEIGHTS of another depth": (
@@ -404,14 +426,19 @@ def test_finetune_fgvc_refuses_missing_config_and_resuming_another_model(tools, 
     )
     output = tmp_path / "out"
     output.mkdir()
-    network = {"MODEL.NAME": "resnet50", "DATASETS.TRAIN": "cub200_train"}
-    torch.save({"model": {}, "network": network, "epoch": 1, "iteration": 1}, output / "model_epoch_0001.pth")
+    from ctc_plugin.fgvc import get_fgvc_cfg
+    from ctc_plugin.fgvc.trainer import FGVCTrainer
+
+    cfg = get_fgvc_cfg()
+    cfg.MODEL.NAME, cfg.MODEL.NUM_CLASSES = "resnet50", NUM_CLASSES
+    metadata = FGVCTrainer.checkpoint_metadata(cfg)  # the record of timm resnet50, the training set
+    torch.save({"model": {}, **metadata, "epoch": 1, "iteration": 1}, output / "model_epoch_0001.pth")
     before = digest(output)
     argv = ["--resume", "--config-file", os.path.join(REPO, "configs/fgvc/cub200_r50.yaml"), *FGVC_TINY]
     argv += ["DATASETS.ROOT", files["cub"], "OUTPUT_DIR", str(output)]
     status, stderr = run_tool(tools, "finetune_fgvc", argv, monkeypatch, capsys)
-    message = "model_epoch_0001.pth: it holds a network with MODEL.NAME='resnet50' but the config builds"
-    assert_refused(status, stderr, "finetune_fgvc", message, "MODEL.NAME='resnet18'")
+    message = "model_epoch_0001.pth: it holds a network with MODEL.TIMM.NAME='resnet50' but the config builds"
+    assert_refused(status, stderr, "finetune_fgvc", message, "MODEL.TIMM.NAME='resnet18'")
     assert digest(output) == before
 
 

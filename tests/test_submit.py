@@ -191,8 +191,6 @@ def test_submitit_is_imported_by_the_job_launchers_only_and_lazily():
                 if re.search(r"^\s*(import submitit|from submitit)", text, re.M):
                     importers.append(os.path.relpath(os.path.join(folder, name), REPO))
                     assert not re.search(r"^(import submitit|from submitit)", text, re.M), name  # not at module level
-    # ctc-submit's one-tool job and ctc-study's chain jobs.
-    assert sorted(importers) == [
-        os.path.join("ctc_plugin", "cli", "submit.py"),
-        os.path.join("ctc_plugin", "study", "cluster.py"),
-    ]
+    # ctc-submit's one-tool job, ctc-study's chain jobs and their shared executor.
+    expected = [("cli", "submit.py"), ("study", "cluster.py"), ("utils", "jobs.py")]
+    assert sorted(importers) == [os.path.join("ctc_plugin", *parts) for parts in expected]

@@ -4,6 +4,7 @@ Detectron2 (each verified by computation), fine-tuned on a fine-grained layout a
 Mask R-CNN; ``FREEZE_AT`` and frozen BatchNorm mean what they mean for Detectron2's ResNets."""
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,10 @@ def test_to_detectron2_is_verified_and_mask_rcnn_trains_on_it(runs, name, tmp_pa
     assert convert_weights.main([os.path.join(runs[name], "model_final.pth"), weights, "--to", "detectron2"]) == 0
     printed = capsys.readouterr().out
     assert verified(printed) == 4  # res2 .. res5
+    with open(weights, "rb") as f:
+        written = pickle.load(f)
+    assert written["backbone"]["model"]["TIMM"]["NAME"] == name  # the record, and nothing else describing the network
+    assert not {"timm_name", "ctc_arch", "network"} & set(written)
     datasets = write_tiny_coco(tmp_path / "datasets")
     output = str(tmp_path / "output")
     command = [
@@ -135,18 +140,23 @@ def test_to_detectron2_is_verified_and_mask_rcnn_trains_on_it(runs, name, tmp_pa
     assert "copypaste: Task: segm" in log
 
 
-def test_mask_rcnn_takes_the_raw_checkpoint_converted_on_the_fly(runs, tmp_path):
+@pytest.mark.parametrize("given", ["the raw checkpoint", "its --to timm file"])
+def test_mask_rcnn_takes_a_raw_file_converted_on_the_fly(runs, tmp_path, given):
     from detectron2.config import get_cfg
     from detectron2.modeling import build_model
 
     from ctc_plugin.detection import CTCDetectionCheckpointer, add_ctc_config
 
     raw = os.path.join(runs[LAYER_NORM_NET], "model_final.pth")
+    weights = raw
+    if given == "its --to timm file":
+        weights = str(tmp_path / "convnext_timm.safetensors")
+        assert convert_weights.main([raw, weights, "--to", "timm", "--no-verify"]) == 0
     cfg = add_ctc_config(get_cfg())
     cfg.merge_from_file(os.path.join(REPO, "configs/coco_maskrcnn_ctc_timm.yaml"))
-    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", raw])
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", weights])
     model = build_model(cfg).eval()
-    CTCDetectionCheckpointer(model).load(raw)
+    CTCDetectionCheckpointer(model).load(weights)
     network, _ = load_backbone(raw)
     levels = {info["module"]: None for info in network.model.feature_info}
     hooks = [
@@ -183,6 +193,34 @@ def test_fgvc_fine_tunes_from_the_raw_checkpoint(runs, name, tmp_path):
     assert own[f"{head}.weight"].shape[0] == NUM_CLASSES  # a new head
     trainer.resume_or_load(resume=False)
     assert 0 <= trainer.train()["top1"] <= 100
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_finetune_fgvc_fine_tunes_from_the_to_timm_file(runs, name, tmp_path, capsys):
+    """The converted file carries its network's record, so ctc-finetune-fgvc takes it as it takes the raw checkpoint."""
+    from ctc_plugin.cli import finetune_fgvc
+    from ctc_plugin.fgvc.model import read_fgvc_weights
+
+    raw = os.path.join(runs[name], "model_final.pth")
+    converted = str(tmp_path / f"{name}_timm.pth")
+    assert convert_weights.main([raw, converted, "--to", "timm"]) == 0
+    from_raw, from_converted = read_fgvc_weights(name, raw), read_fgvc_weights(name, converted)
+    assert from_converted.name == name and from_converted.state_dict.keys() == from_raw.state_dict.keys()
+    assert all(torch.equal(from_converted.state_dict[k], v) for k, v in from_raw.state_dict.items())
+    output = tmp_path / "out"
+    status = finetune_fgvc.main(
+        ["--config-file", os.path.join(REPO, "configs", "fgvc", "cub200_r50.yaml"), "MODEL.NAME", name,
+         "MODEL.WEIGHTS", converted, "MODEL.DEVICE", "cpu", "INPUT.SIZE", "64", "SOLVER.EPOCHS", "1",
+         "SOLVER.IMS_PER_BATCH", "4", "TEST.IMS_PER_BATCH", "8", "DATALOADER.NUM_WORKERS", "0",
+         "DATASETS.ROOT", LAYOUTS["cub200"](str(tmp_path / "data")), "OUTPUT_DIR", str(output)]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert status == 0, printed.err[-2000:]
+    assert "cub200_test: top-1" in printed.out
+    final = torch.load(output / "model_final.pth", weights_only=True)
+    assert (
+        final["backbone"]["model"]["TIMM"]["NAME"] == name and final["backbone"]["model"]["NUM_CLASSES"] == NUM_CLASSES
+    )
 
 
 @pytest.mark.parametrize("name", NETWORKS)

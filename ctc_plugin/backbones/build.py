@@ -1,15 +1,12 @@
-"""The backbone contract, the ResNet, ResNeXt and timm builders (each family's keys beside its builder),
-and rebuilding a checkpoint's network by its record."""
+"""The backbone contract, and the ResNet, ResNeXt and timm builders (each family's keys beside its builder)."""
 
-from typing import Any, Dict, Mapping, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
-import yaml
-from fvcore.common.config import CfgNode
 from fvcore.common.config import CfgNode as CN
 from torch import nn
 
-from ..config import get_cfg, register_config
+from ..config import register_config
 from ..config.checks import positive
 from ..registry import BACKBONE_REGISTRY
 from ..utils.errors import UserError, first_line
@@ -126,27 +123,3 @@ def check_takes_images(network: nn.Module, size: int, name: str) -> None:
             f"backbone {name}: forward_features gave {tuple(features.shape)} for 2 images of {size}x{size}, "
             f"not (2, num_features {network.num_features})"
         )
-
-
-def backbone_record(cfg) -> Dict[str, Any]:
-    """What a checkpoint stores to rebuild its network: the builder, its module and ``cfg.MODEL``."""
-    builder = BACKBONE_REGISTRY.get(cfg.MODEL.BACKBONE)
-    return {"builder": cfg.MODEL.BACKBONE, "module": builder.__module__, "model": yaml.safe_load(cfg.MODEL.dump())}
-
-
-def build_from_record(record: Mapping[str, Any], source: str) -> nn.Module:
-    """The network a checkpoint's ``backbone_record`` describes, built through the registry.
-
-    Raises:
-        UserError: the record is missing, or its builder is not registered in this process.
-    """
-    if not isinstance(record, Mapping) or "builder" not in record or "model" not in record:
-        raise UserError(f"{source} does not say which network it holds (no 'backbone' record)")
-    if record["builder"] not in BACKBONE_REGISTRY:
-        raise UserError(
-            f"{source} holds a network built by {record['builder']}, which is not registered in "
-            f"BACKBONE_REGISTRY: import {record.get('module', 'the module that registers it')} first"
-        )
-    cfg = get_cfg()
-    cfg.MODEL = CfgNode(dict(record["model"]))
-    return build_backbone(cfg)

@@ -54,6 +54,15 @@ class TimmBackbone(nn.Module):
         return self.model(images)
 
 
+def timm_classifier_name(name: str) -> str:
+    """The state_dict prefix of timm ``name``'s classifier ("fc", "head.fc", "classifier"): its pretrained config's."""
+    from timm.models import get_pretrained_cfg
+
+    config = get_pretrained_cfg(name)
+    classifier = (config.classifier if config is not None else None) or "fc"
+    return classifier if isinstance(classifier, str) else classifier[0]
+
+
 def _strip_model_prefix(module: nn.Module, state_dict: Dict[str, Any], prefix: str, local_metadata) -> None:
     inner = prefix + "model."
     for key in [k for k in state_dict if k.startswith(inner)]:

@@ -1,12 +1,13 @@
 """The one reader of weight files: every tool and bridge reads checkpoints through here.
 
-Formats: ``.safetensors``; ``.pkl`` (Detectron2's pickles, read as Detectron2 reads them);
-anything else with ``torch.load(weights_only=True)``, so no code is ever unpickled from a
-``.pth``. A state_dict is found inside the usual wrappers (``{"model": ...}``,
-``{"state_dict": ...}``, DDP's ``module.``), and ``prefix`` picks a sub-network such as
-MoCo's ``module.encoder_q.``.
+Formats: ``.safetensors`` (with the record its metadata carries); ``.pkl`` (Detectron2's pickles,
+read as Detectron2 reads them); anything else with ``torch.load(weights_only=True)``, so no code
+is ever unpickled from a ``.pth``. A state_dict is found inside the usual wrappers
+(``{"model": ...}``, ``{"state_dict": ...}``, DDP's ``module.``), and ``prefix`` picks a
+sub-network such as MoCo's ``module.encoder_q.``.
 """
 
+import json
 import os
 import pickle
 from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
@@ -45,9 +46,7 @@ def load_file(path: str, label: str = "checkpoint", mmap: bool = False) -> Any:
         raise UnreadableFileError(f"{label} {path} does not exist", "missing")
     try:
         if path.endswith(".safetensors"):
-            from safetensors.torch import load_file as load_safetensors
-
-            return load_safetensors(path)
+            return _read_safetensors(path)
         if path.endswith(".pkl"):
             with open(path, "rb") as f:  # Detectron2 reads its .pkl files with pickle too
                 return pickle.load(f, encoding="latin1")
@@ -55,6 +54,22 @@ def load_file(path: str, label: str = "checkpoint", mmap: bool = False) -> Any:
     except Exception as e:  # truncated, corrupt, another format, arbitrary pickled objects
         reason = _reason(e)
         raise UnreadableFileError(f"cannot read {label} {path} {_format(path)}: {reason}", reason) from None
+
+
+def _read_safetensors(path: str) -> Any:
+    """A safetensors file's tensors; with the metadata we write (a network's record, where the weights came from),
+    laid out as our torch files are: ``{"state_dict": tensors, "backbone": record, "meta": {...}}``."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    if "backbone" not in metadata and "timm_model" not in metadata:  # a foreign file (or one of ours before records)
+        return tensors
+    payload: Dict[str, Any] = {"state_dict": tensors}
+    if "backbone" in metadata:
+        payload["backbone"] = json.loads(metadata.pop("backbone"))
+    return {**payload, "meta": metadata}
 
 
 def _format(path: str) -> str:

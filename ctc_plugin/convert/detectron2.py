@@ -9,9 +9,10 @@ are dropped; ``build_ctc_resnet_fpn_backbone`` builds the matching network.
 of the same architecture, loaded from the source by timm's own pretrained loader, under
 ``backbone.bottom_up.body.``; ``build_ctc_timm_fpn_backbone`` builds the matching network.
 
-Every checkpoint records the source's backbone record (``"backbone"``) so that the Detectron2
-builders build the network the weights belong to. This module needs torch, numpy and (for timm
-networks) timm; Detectron2 is not imported.
+Every pickle carries the record of its network (``"backbone"``) and nothing else that describes it:
+the Detectron2 builders read the record to build the network the weights belong to. This module
+needs torch, numpy and (for timm networks) timm; Detectron2 is not imported, and the verifiers,
+which run Detectron2's backbones, are registered beside them in ``ctc_plugin.detection.verify``.
 """
 
 import pickle
@@ -22,14 +23,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER, resnet_record, timm_record
 from ..utils.errors import UserError
 from ..utils.io import atomic_write
 from .registry import register_converter
-from .source import RESNET_BUILDER, TIMM_BUILDER, Arch, SourceWeights, check_resnet_keys, infer_resnet_arch
+from .source import BOTTOM_UP_PREFIX, Arch, SourceWeights, check_resnet_keys, infer_resnet_arch
 
 AUTHOR = "ctc_plugin"
-# Where Detectron2's FPN keeps the bottom-up network in a model's state_dict.
-BOTTOM_UP_PREFIX = "backbone.bottom_up."
 _BN = re.compile(r"(^|\.)bn(\d)\.")
 _CONV_NORM = re.compile(r"(^|\.)conv(\d)\.norm\.")
 _LAYER = re.compile(r"^layer([1-4])\.")
@@ -104,12 +104,12 @@ def summarize_dropped(keys: List[str], limit: int = 10) -> str:
 def detectron2_checkpoint(
     state_dict: Mapping[str, torch.Tensor], arch: Arch, source: str
 ) -> Tuple[Dict[str, Any], List[str]]:
-    """The object Detectron2's ``DetectionCheckpointer`` reads from a ``.pkl``.
+    """The object Detectron2's ``DetectionCheckpointer`` reads from a ``.pkl``, for torchvision ResNet weights.
 
     ``__author__`` tells Detectron2 the file is in its own format (without it a ``.pkl``
     is read as Caffe2 blobs); ``matching_heuristics`` lets it place ``stem.*``/``res*``
-    under ``backbone.bottom_up.``. ``ctc_arch`` lets our backbone builder match the
-    network to the weights.
+    under ``backbone.bottom_up.``. ``backbone``, the record of the ResNet ``arch`` describes,
+    lets our backbone builder match the network to the weights.
 
     Returns:
         ``(checkpoint, dropped)``, ``dropped`` as in ``convert_to_detectron2``.
@@ -119,7 +119,7 @@ def detectron2_checkpoint(
         "model": model,
         "__author__": f"{AUTHOR} (converted from {source})",
         "matching_heuristics": True,
-        "ctc_arch": dict(arch),
+        "backbone": resnet_record(arch["depth"], arch["stem"], arch.get("num_classes") or 1000),
     }
     return checkpoint, dropped
 
@@ -153,37 +153,52 @@ class Detectron2Weights:
 
     checkpoint: Dict[str, Any]
     dropped: List[str]
+    SUFFIXES = (".pkl",)
+
+    def write(self, path: str) -> None:
+        """Write the pickle Detectron2 reads."""
+        save_detectron2_pickle(self.checkpoint, path)
+
+    def report(self, path: str) -> List[str]:
+        """What ``ctc-convert`` prints about the written file."""
+        return [
+            f"converted {len(self.checkpoint['model'])} tensors to Detectron2's names",
+            f"dropped {len(self.dropped)}: {summarize_dropped(self.dropped)}",
+        ]
 
 
 @register_converter(RESNET_BUILDER, "detectron2")
 def resnet_to_detectron2(source: SourceWeights) -> Detectron2Weights:
     """Detectron2's ResNet names (``stem.*``, ``res*``), placed by Detectron2's matching heuristics."""
     arch = {"depth": source.model["DEPTH"], "stem": source.model["STEM"]}
-    arch["num_classes"] = int(source.state_dict["fc.weight"].shape[0]) if "fc.weight" in source.state_dict else None
     checkpoint, dropped = detectron2_checkpoint(source.state_dict, arch, source.name)
-    checkpoint["backbone"] = source.record
+    checkpoint["backbone"] = source.record  # the source's own
     return Detectron2Weights(checkpoint, dropped)
 
 
 @register_converter(TIMM_BUILDER, "detectron2")
 def timm_backbone_to_detectron2(source: SourceWeights) -> Detectron2Weights:
-    """timm's ``features_only`` network, loaded from the source by timm's pretrained loader, under its full names."""
+    """timm's ``features_only`` network, loaded from the source by timm's pretrained loader, under its full names.
+
+    The pickle keeps a ``build_timm_backbone`` record; that of another builder of a timm network becomes
+    the timm architecture's own, which is what Detectron2's builder needs.
+    """
     import timm
 
     from .timm import classifier_key, fit_timm
 
     name = source.timm_name()
-    weights = fit_timm(name, source.state_dict)
+    weights = fit_timm(name, source.state_dict, source.name)
     head = weights.get(classifier_key(name))
     overlay = {"state_dict": weights, "num_classes": int(head.shape[0]) if head is not None else 0}
     body = timm.create_model(name, features_only=True, pretrained=True, pretrained_cfg_overlay=overlay)
     model = {f"{BOTTOM_UP_PREFIX}body.{key}": value.numpy() for key, value in body.state_dict().items()}
+    record = source.record if source.builder == TIMM_BUILDER else timm_record(name, overlay["num_classes"] or 1000)
     checkpoint = {
         "model": model,
         "__author__": f"{AUTHOR} (converted from {source.name})",
         "matching_heuristics": False,  # full names: loaded as they are
-        "backbone": source.record,
-        "timm_name": name,
+        "backbone": record,
     }
     kept = len(model)
     dropped = [f"{len(weights) - kept} tensors past the last feature level (the head)"] if len(weights) > kept else []

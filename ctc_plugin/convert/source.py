@@ -1,15 +1,23 @@
 """What a converter starts from: weights and the record of the network that computes with them.
 
-Our checkpoints carry their network's record (``backbones.backbone_record``): the network is
-built from it, whatever its keys. Foreign files (a plain torchvision ResNet state_dict, or one
-wrapped in ``{"state_dict": ...}`` / ``{"model": ...}``, with or without DDP's ``module.``
-prefix; ``prefix`` picks a sub-network, e.g. MoCo's ``module.encoder_q.``) are recognised as
-torchvision-style ResNets by their keys, the only place an architecture is inferred::
+Every file we write carries its network's record (``backbones.records``): our pretraining and
+fine-tuning checkpoints, and the timm files ``ctc-convert`` writes. The network is built from the
+record, whatever its keys. Only a foreign file, which has none, is described from its keys, the
+one place an architecture is inferred:
+
+- a torchvision-style ResNet (a plain state_dict, or one wrapped in ``{"state_dict": ...}`` /
+  ``{"model": ...}``, with or without DDP's ``module.``; ``prefix`` picks a sub-network, e.g.
+  MoCo's ``module.encoder_q.``) is recognised by its keys;
+- any other timm network when the caller names its architecture (``timm_name``, e.g. fine-tuning's
+  ``MODEL.NAME``): its keys are then checked strictly against ``timm.create_model(timm_name)``
+  when it is converted.
+
+::
 
     source = read_source("model_final.pth")
     source.builder, source.describe()   # "build_resnet", "ResNet-50 (ImageNet stem)"
 
-A head that is not a classifier of the ResNet's width (MoCo v2's MLP ``fc.0``/``fc.2``, a
+A head that is not a classifier of the network's width (MoCo v2's MLP ``fc.0``/``fc.2``, a
 projection head) is dropped with a log line: no target has a place for it.
 """
 
@@ -21,7 +29,14 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from ..backbones.build import build_from_record
+from ..backbones.records import (
+    TIMM_BUILDER,
+    build_from_record,
+    describe_record,
+    describe_resnet,
+    resnet_record,
+    timm_record,
+)
 from ..backbones.resnet import BLOCKS
 from ..backbones.weights import initialise_from, without_unfit_head
 from ..checkpoint import prefix_hint, read_state_dict
@@ -44,10 +59,10 @@ REQUIRED_KEYS = (
 )
 STEM_BY_KERNEL = {7: "imagenet", 3: "cifar"}
 _BLOCK_KEY = re.compile(r"^layer([1-4])\.(\d+)\.")
+# Where Detectron2's FPN keeps the bottom-up network in a model's state_dict.
+BOTTOM_UP_PREFIX = "backbone.bottom_up."
 
 Arch = Dict[str, Any]
-RESNET_BUILDER = "build_resnet"
-TIMM_BUILDER = "build_timm_backbone"
 
 
 @dataclass
@@ -55,9 +70,9 @@ class SourceWeights:
     """Weights to convert and the record of the network that computes with them.
 
     Attributes:
-        state_dict: the network's own keys (a head that fits no target dropped).
-        record: the checkpoint's backbone record (``{"builder", "module", "model"}``), or, for a
-            foreign file (torchvision, MoCo, timm ResNets), the ``build_resnet`` record its keys imply.
+        state_dict: the network's own keys.
+        record: the file's backbone record (``{"builder", "module", "model"}``), or, for a foreign
+            file, the record its keys (a ResNet) or its named timm architecture imply.
         name: where the weights came from, for messages.
     """
 
@@ -76,17 +91,13 @@ class SourceWeights:
 
     def describe(self) -> str:
         """'ResNet-50 (ImageNet stem)', 'timm convnext_atto': for logs and CLI output."""
-        if self.builder == RESNET_BUILDER:
-            return describe_arch({"depth": self.model["DEPTH"], "stem": self.model["STEM"]})
-        if self.builder == TIMM_BUILDER:
-            return f"timm {self.model['TIMM']['NAME']}"
-        return f"network of {self.builder}"
+        return describe_record(self.record)
 
     def timm_name(self) -> str:
         """The timm architecture of a network that is a timm model (``MODEL.TIMM.NAME`` or the built network's)."""
         if self.builder == TIMM_BUILDER:
             return self.model["TIMM"]["NAME"]
-        return self.network().timm_name
+        return self.empty_network().timm_name
 
     def empty_network(self) -> nn.Module:
         """The network the record describes, freshly initialised."""
@@ -99,35 +110,74 @@ class SourceWeights:
         return network.eval()
 
 
-def read_source(source: Union[str, Mapping[str, Any]], prefix: str = "", label: str = "checkpoint") -> SourceWeights:
+def read_source(
+    source: Union[str, Mapping[str, Any]], prefix: str = "", label: str = "checkpoint", timm_name: str = ""
+) -> SourceWeights:
     """The weights of a file (or its loaded content) and the record of their network.
 
-    A checkpoint of ours carries its record; any other file (or a sub-network picked by
-    ``prefix``) must be a torchvision-style ResNet, whose record is inferred from its keys.
+    A file of ours carries its record (a sub-network picked by ``prefix`` is another method's, and
+    has none). Any other file is a torchvision-style ResNet, recognised by its keys, or, when
+    ``timm_name`` names it, that timm architecture.
 
     Raises:
-        UserError: unreadable file, a prefix that matches nothing, a foreign file that is not a
-            torchvision-style ResNet, or a ResNet that contradicts its own record.
+        UserError: unreadable file, a prefix that matches nothing, a Detectron2 file (which holds a
+            bottom-up network alone), or a foreign file that is neither a torchvision-style ResNet nor
+            ``timm_name``.
     """
     name = f"{label} {source}" if isinstance(source, str) else "the given object"
     tensors, payload = read_state_dict(source, prefix, label)
     record = payload.get("backbone") if isinstance(payload.get("backbone"), Mapping) and not prefix else None
-    if record is not None and record.get("builder") != RESNET_BUILDER:
-        if "model" not in record:
-            raise UserError(f"{name} has a backbone record without its 'model'")
+    if is_detectron2_file(payload):
+        what = f" of a {describe_record(record)}" if record else ""
+        raise UserError(
+            f"{name} is a Detectron2 file: it holds the bottom-up network{what} without the rest of it; "
+            "start from the checkpoint it was converted from (or that checkpoint's --to timm file)"
+        )
+    if record is not None:
+        if "builder" not in record or "model" not in record:
+            raise UserError(f"{name} has a backbone record without its 'builder' and 'model'")
         return SourceWeights(dict(tensors), dict(record), name)
+    timm_name = timm_name or _timm_name_before_records(payload)
+    if timm_name and not all(key in tensors for key in REQUIRED_KEYS):
+        return timm_source(tensors, timm_name, name)
     state_dict, arch = _resnet_weights(tensors, payload, prefix, name)
     return resnet_source(state_dict, arch, name)
+
+
+def is_detectron2_file(payload: Mapping[str, Any]) -> bool:
+    """Whether a loaded file is Detectron2's: a converted ``.pkl`` or a Detectron2 training checkpoint."""
+    model = payload.get("model")
+    if not isinstance(model, Mapping):
+        return False
+    return "__author__" in payload or any(str(key).startswith(BOTTOM_UP_PREFIX) for key in model)
+
+
+def _timm_name_before_records(payload: Mapping[str, Any]) -> str:
+    """The timm architecture a file of ours written before records names ("" for any other file): a timm
+    file's ``meta["timm_model"]``, a fine-tuning checkpoint's ``network["MODEL.NAME"]``."""
+    meta, network = payload.get("meta"), payload.get("network")
+    if isinstance(meta, Mapping) and meta.get("timm_model"):
+        return str(meta["timm_model"])
+    return str(network.get("MODEL.NAME", "")) if isinstance(network, Mapping) else ""
 
 
 def resnet_source(state_dict: Mapping[str, torch.Tensor], arch: Arch, name: str) -> SourceWeights:
     """``SourceWeights`` of torchvision-keyed ResNet weights of ``arch`` ({"depth", "stem", "num_classes"})."""
     num_classes = int(state_dict["fc.weight"].shape[0]) if "fc.weight" in state_dict else None
     num_classes = num_classes or arch.get("num_classes") or 1000  # a placeholder classifier without one
-    model = {"BACKBONE": RESNET_BUILDER, "DEPTH": arch["depth"], "STEM": arch["stem"], "NUM_CLASSES": num_classes}
-    return SourceWeights(
-        dict(state_dict), {"builder": RESNET_BUILDER, "module": "ctc_plugin.backbones.build", "model": model}, name
-    )
+    return SourceWeights(dict(state_dict), resnet_record(arch["depth"], arch["stem"], num_classes), name)
+
+
+def timm_source(state_dict: Mapping[str, torch.Tensor], timm_name: str, name: str) -> SourceWeights:
+    """``SourceWeights`` of weights said to be timm ``timm_name``'s, with a classifier of their head's width.
+
+    Nothing is checked here: the converter fits them to ``timm.create_model(timm_name)`` strictly.
+    """
+    from ..backbones.timm_net import timm_classifier_name
+
+    head = state_dict.get(f"{timm_classifier_name(timm_name)}.weight")
+    num_classes = int(head.shape[0]) if head is not None else 1000  # a placeholder classifier without one
+    return SourceWeights(dict(state_dict), timm_record(timm_name, num_classes), name)
 
 
 def load_resnet_state_dict(
@@ -232,7 +282,4 @@ def _depth_of(blocks_per_stage: Tuple[int, ...], bottleneck: bool) -> int:
 
 def describe_arch(arch: Optional[Arch]) -> str:
     """'ResNet-50 (ImageNet stem)' for logs and CLI output."""
-    if not arch:
-        return "unknown ResNet"
-    stem = "CIFAR" if arch["stem"] == "cifar" else "ImageNet"
-    return f"ResNet-{arch['depth']} ({stem} stem)"
+    return describe_resnet(arch["depth"], arch["stem"]) if arch else "unknown ResNet"

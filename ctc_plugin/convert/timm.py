@@ -1,7 +1,8 @@
 """Any source network -> a file timm's own pretrained loader reads, verified by computation.
 
-Converters to timm are registered per backbone builder (``register_converter(builder, "timm")``)
-and return ``TimmWeights``: a timm architecture and its state_dict. Two are registered here:
+Converters to timm are registered per backbone builder (``register_converter(builder, "timm",
+verify=verify_timm_weights)``) and return ``TimmWeights``: a timm architecture, its state_dict and
+the record of the network the file holds. Two are registered here:
 
 - ``build_timm_backbone``: the checkpoint's ``"model"`` already is the timm network's state_dict;
 - ``build_resnet``: timm's ``resnet18/34/50/101`` use torchvision's parameter names, so the
@@ -19,25 +20,31 @@ Writing and verifying are the same for every builder, and handle what users trip
   ResNets), not with the file. To keep a source head of another width (e.g. 100 CIFAR-100
   classes) say so in the overlay: ``pretrained_cfg_overlay=dict(file=..., num_classes=100)``
   (see ``timm_overlay``); without it the head is always new unless the file has 1000 classes;
+- the file carries the record of its network (``"backbone"`` beside ``"state_dict"``, or in the
+  safetensors metadata), so ``ctc-finetune-fgvc``, ``ctc-train-net`` and ``ctc-convert`` read it back;
 - the conversion is verified by computation: the timm model built from the file computes
   the source network's pooled features (timm's pre-logits) and logits (``verify_timm``).
 
 timm is imported inside the functions, so the package imports with torch alone.
 """
 
+import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER, timm_record
+from ..backbones.timm_net import timm_classifier_name
 from ..backbones.weights import initialise_from
 from ..utils.errors import UserError
 from ..utils.io import atomic_torch_save, atomic_write
-from .registry import convert, register_converter
-from .source import RESNET_BUILDER, TIMM_BUILDER, SourceWeights, resnet_source
+from .registry import register_converter
+from .source import SourceWeights, resnet_source
 from .verify import check_differences, relative_difference
+from .write import write_converted
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +73,35 @@ def timm_model_name(arch: Mapping[str, Any]) -> str:
 
 @dataclass
 class TimmWeights:
-    """A timm architecture and weights under its names (the classifier optional)."""
+    """A timm architecture, weights under its names (the classifier optional), and the file's record.
+
+    Attributes:
+        name: the timm architecture.
+        state_dict: its weights.
+        record: the record of the network the file holds; None: timm ``name``'s (``timm_record``).
+        source: where the weights came from, written beside them.
+    """
 
     name: str
     state_dict: Dict[str, torch.Tensor]
+    record: Optional[Dict[str, Any]] = None
+    source: str = ""
+
+    def network_record(self) -> Dict[str, Any]:
+        """The record the file carries."""
+        if self.record is not None:
+            return self.record
+        head = self.state_dict.get(classifier_key(self.name))
+        return timm_record(self.name, int(head.shape[0]) if head is not None else 1000)
+
+    def write(self, path: str) -> None:
+        """Write the file timm's loader reads (``.safetensors``, or a torch file for any other name)."""
+        save_timm_weights(self.state_dict, path, self.network_record(), self.source)
+
+    def report(self, path: str) -> List[str]:
+        """What ``ctc-convert`` prints about the written file."""
+        overlay = f"pretrained_cfg_overlay=dict(file={path!r})"
+        return [f"load it with: timm.create_model({self.name!r}, pretrained=True, num_classes=C, {overlay})"]
 
 
 def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
@@ -85,7 +117,7 @@ def to_timm_state_dict(state_dict: Mapping[str, torch.Tensor], arch: Mapping[str
     return fit_timm(timm_model_name(arch), state_dict)
 
 
-def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor], source: str = "weights") -> Dict[str, torch.Tensor]:
     """``state_dict`` as timm ``name``'s own state_dict (its dtypes, CPU), initialised through ``initialise_from``.
 
     The check builds the timm architecture (random init, no download): every tensor must fit by
@@ -101,7 +133,7 @@ def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor]) -> Dict[str, tor
     classifier = head.rsplit(".", 1)[0]
     num_classes = int(state_dict[head].shape[0]) if head in state_dict and state_dict[head].dim() == 2 else 1000
     model = timm.create_model(name, pretrained=False, num_classes=num_classes)
-    head_kept = initialise_from(model, state_dict, f"weights for timm {name}", classifier=classifier)
+    head_kept = initialise_from(model, state_dict, f"{source} as timm {name}", classifier=classifier)
     return {
         key: tensor.detach().clone()
         for key, tensor in model.state_dict().items()
@@ -111,76 +143,57 @@ def fit_timm(name: str, state_dict: Mapping[str, torch.Tensor]) -> Dict[str, tor
 
 def classifier_key(name: str) -> str:
     """The state_dict key of timm ``name``'s classifier weight ("fc.weight", "head.fc.weight", ...)."""
-    from timm.models import get_pretrained_cfg
-
-    config = get_pretrained_cfg(name)
-    classifier = (config.classifier if config is not None else None) or "fc"
-    return f"{classifier if isinstance(classifier, str) else classifier[0]}.weight"
+    return f"{timm_classifier_name(name)}.weight"
 
 
-@register_converter(RESNET_BUILDER, "timm")
+def verify_timm_weights(source: SourceWeights, converted: TimmWeights, path: str) -> Dict[str, float]:
+    """The verifier of every conversion to timm: ``verify_timm`` on the written file."""
+    return verify_timm(source, converted.name, path)
+
+
+@register_converter(RESNET_BUILDER, "timm", verify=verify_timm_weights)
 def resnet_to_timm(source: SourceWeights) -> TimmWeights:
-    """A torchvision-style ResNet as timm's ``resnetN`` (same names); a CIFAR stem is refused with the reason."""
+    """A torchvision-style ResNet as timm's ``resnetN`` (same names, so the file keeps the source's record);
+    a CIFAR stem is refused with the reason."""
     arch = {"depth": source.model["DEPTH"], "stem": source.model["STEM"]}
-    return TimmWeights(timm_model_name(arch), to_timm_state_dict(source.state_dict, arch))
+    name = timm_model_name(arch)
+    return TimmWeights(name, fit_timm(name, source.state_dict, source.name), source.record, source.name)
 
 
-@register_converter(TIMM_BUILDER, "timm")
+@register_converter(TIMM_BUILDER, "timm", verify=verify_timm_weights)
 def timm_backbone_to_timm(source: SourceWeights) -> TimmWeights:
-    """A timm backbone's checkpoint already holds the timm network's state_dict: checked, not renamed."""
+    """A timm backbone's checkpoint already holds the timm network's state_dict: checked, not renamed.
+
+    The file keeps a ``build_timm_backbone`` record; that of another builder of a timm network becomes
+    the timm architecture's own, so that reading the file needs no module of that builder.
+    """
     name = source.timm_name()
-    return TimmWeights(name, fit_timm(name, source.state_dict))
+    record = source.record if source.builder == TIMM_BUILDER else None
+    return TimmWeights(name, fit_timm(name, source.state_dict, source.name), record, source.name)
 
 
 def save_timm_weights(
-    state_dict: Mapping[str, torch.Tensor], path: str, metadata: Optional[Mapping[str, str]] = None
+    state_dict: Mapping[str, torch.Tensor], path: str, record: Mapping[str, Any], source: str = ""
 ) -> None:
-    """Write weights where timm's ``load_state_dict`` reads them, atomically.
+    """Write weights where timm's ``load_state_dict`` reads them, with their network's record, atomically.
 
-    ``.safetensors`` paths get a safetensors file (the format timm's hub uses), anything else a
-    torch file ``{"state_dict": ..., "meta": ...}``: timm unwraps ``state_dict`` itself.
-
-    Args:
-        state_dict: timm-keyed weights.
-        path: the file to write.
-        metadata: strings recorded beside the weights (where they came from).
+    ``.safetensors`` paths get a safetensors file (the format timm's hub uses) whose metadata holds
+    the record (JSON) and ``source``; anything else a torch file ``{"state_dict": ..., "backbone":
+    record, "meta": {"source": ...}}``: timm unwraps ``state_dict`` itself.
     """
-    metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
     if path.endswith(".safetensors"):
         from safetensors.torch import save
 
-        payload = save(dict(state_dict), metadata=metadata)
+        payload = save(dict(state_dict), metadata={"backbone": json.dumps(dict(record)), "source": str(source)})
         atomic_write(path, lambda f: f.write(payload))
     else:
-        atomic_torch_save({"state_dict": dict(state_dict), "meta": metadata}, path)
+        atomic_torch_save({"state_dict": dict(state_dict), "backbone": dict(record), "meta": {"source": source}}, path)
 
 
 def write_timm_file(source: SourceWeights, path: str, verify: bool = True) -> Tuple[TimmWeights, Dict[str, float]]:
-    """Convert by the registered converter, write and (unless ``verify`` is False) verify.
-
-    ``path`` appears only if the check passes.
-
-    Args:
-        source: the weights and the record of their network.
-        path: output file, ``.pth`` or ``.safetensors``.
-        verify: run ``verify_timm`` on the written file before moving it into place.
-
-    Returns:
-        The converted weights and the relative differences measured ({} without verification).
-    """
-    weights = convert(source, "timm")
-    metadata = {"source": source.name, "timm_model": weights.name, "builder": source.builder}
-    folder, base = os.path.split(os.path.abspath(path))
-    extension = ".safetensors" if base.endswith(".safetensors") else ".pth"
-    unverified = os.path.join(folder, f".{base}.unverified{extension}")
-    try:
-        save_timm_weights(weights.state_dict, unverified, metadata)
-        differences = verify_timm(source, weights.name, unverified) if verify else {}
-        os.replace(unverified, path)
-    finally:
-        if os.path.exists(unverified):
-            os.remove(unverified)
-    return weights, differences
+    """``write_converted`` to timm: convert by the registered converter, write and (unless ``verify`` is False)
+    verify; ``path`` appears only if the check passes."""
+    return write_converted(source, "timm", path, check=verify)
 
 
 def convert_to_timm_file(
@@ -229,9 +242,6 @@ def create_timm_model(
     model = timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay)
     model.pretrained_cfg.pop("state_dict", None)
     return model
-
-
-create_timm_resnet = create_timm_model
 
 
 @torch.no_grad()

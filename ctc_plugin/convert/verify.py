@@ -1,8 +1,7 @@
 """Verification by computation: a converted network must compute what the source did.
 
-Both verifiers (``detection.verify.verify_detectron2``, ``convert.timm.verify_timm_file``)
-return their relative differences and refuse, through ``check_differences``, any above
-the tolerance of their target.
+Every verifier (registered with its converter, ``convert.registry``) returns its relative
+differences and refuses, through ``check_differences``, any above the tolerance of its target.
 """
 
 import logging

@@ -1,15 +1,15 @@
 """The CTC ResNet-FPN backbone: a Detectron2 ResNet laid out like torchvision's.
 
 ``build_ctc_resnet_fpn_backbone`` (registered in Detectron2's ``BACKBONE_REGISTRY``)
-reads the weights in ``MODEL.WEIGHTS`` to build the ResNet that matches them (depth,
-ImageNet or CIFAR stem) and runs in a single process when the config asks for SyncBN. It
-builds only: ``CTCDetectionCheckpointer`` loads the weights, converting a raw pretraining
-checkpoint on the fly.
+reads the record of the network in ``MODEL.WEIGHTS`` to build the ResNet that matches it (depth,
+ImageNet or CIFAR stem; ``choose_resnet``) and runs in a single process when the config asks for
+SyncBN. It builds only: ``CTCDetectionCheckpointer`` loads the weights, converting a raw
+pretraining checkpoint on the fly.
 """
 
 import logging
 import math
-from typing import Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from detectron2.layers import ShapeSpec
@@ -17,13 +17,13 @@ from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import BasicStem, ResNet
 
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER, describe_record, resnet_record
 from ..backbones.resnet import BLOCKS
-from ..convert.source import Arch, describe_arch
 from ..utils.errors import UserError
 from .config import TORCHVISION_PIXEL_MEAN, TORCHVISION_PIXEL_STD
 from .norm import resolve_norm
 from .stem import CifarStem
-from .weights import WeightsInfo, inspect_weights
+from .weights import chosen_network, register_network_choice
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +72,16 @@ def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
 
     Reads ``MODEL.CTC`` (see ``add_ctc_config``), ``MODEL.RESNETS.{DEPTH, NORM,
     OUT_FEATURES}``, ``MODEL.BACKBONE.FREEZE_AT`` and ``MODEL.FPN``. ``RES2_OUT_CHANNELS``
-    and ``STRIDE_IN_1X1`` follow from the weights and are not read.
+    and ``STRIDE_IN_1X1`` follow from the weights and are not read. The returned backbone keeps
+    the record of its ResNet (``network_record``), which its checkpoints carry.
     """
     if cfg.MODEL.CTC.CHECK_TORCHVISION_INPUT:
         check_torchvision_input(cfg)
-    info = inspect_weights(cfg.MODEL.WEIGHTS, cfg.MODEL.CTC.WEIGHTS_PREFIX)
-    arch = choose_arch(cfg, info)
+    record = chosen_network(cfg)
     device = cfg.MODEL.DEVICE
     bottom_up = build_ctc_resnet(
-        arch["depth"],
-        arch["stem"],
+        record["model"]["DEPTH"],
+        record["model"]["STEM"],
         norm=resolve_norm(cfg.MODEL.RESNETS.NORM, "MODEL.RESNETS.NORM", device),
         cifar_stem_stride=cfg.MODEL.CTC.CIFAR_STEM_STRIDE,
         out_features=cfg.MODEL.RESNETS.OUT_FEATURES,
@@ -92,7 +92,7 @@ def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
     # p6 pools the coarsest FPN level: "p5" normally, "p3" for a stride-1 CIFAR stem.
     coarsest = bottom_up.output_shape()[cfg.MODEL.FPN.IN_FEATURES[-1]].stride
     top_block.in_feature = f"p{int(math.log2(coarsest))}"
-    return FPN(
+    backbone = FPN(
         bottom_up=bottom_up,
         in_features=cfg.MODEL.FPN.IN_FEATURES,
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
@@ -100,6 +100,8 @@ def build_ctc_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
         top_block=top_block,
         fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
     )
+    backbone.network_record = record
+    return backbone
 
 
 def check_torchvision_input(cfg) -> None:
@@ -126,32 +128,35 @@ def check_torchvision_input(cfg) -> None:
             )
 
 
-def choose_arch(cfg, info: WeightsInfo) -> Arch:
-    """The ResNet to build: the one ``MODEL.WEIGHTS`` holds (``MODEL.CTC.ARCH_FROM_WEIGHTS``) or the configured one.
+@register_network_choice("build_ctc_resnet_fpn_backbone")
+def choose_resnet(cfg, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The ResNet to build: the one ``MODEL.WEIGHTS`` records (``MODEL.CTC.ARCH_FROM_WEIGHTS``), else
+    ``MODEL.RESNETS.DEPTH`` and ``MODEL.CTC.STEM``; its record names the depth and stem alone.
 
     Raises:
-        UserError: the weights hold another ResNet than the config asks for, and the config says to keep its own.
+        UserError: the weights hold no ResNet, or another ResNet than the config asks for while the
+            config says to keep its own.
     """
-    configured = {"depth": cfg.MODEL.RESNETS.DEPTH, "stem": cfg.MODEL.CTC.STEM}
-    if info.timm_name is not None:
-        raise UserError(
-            f"MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} holds timm {info.timm_name}, not a ResNet: use "
-            "MODEL.BACKBONE.NAME build_ctc_timm_fpn_backbone"
-        )
-    if info.arch is None:
+    configured = resnet_record(cfg.MODEL.RESNETS.DEPTH, cfg.MODEL.CTC.STEM)
+    if record is None:
         return configured
-    from_weights = {"depth": info.arch["depth"], "stem": info.arch["stem"]}
-    if cfg.MODEL.CTC.ARCH_FROM_WEIGHTS:
-        if from_weights != configured:
-            logger.warning(
-                f"MODEL.WEIGHTS holds a {describe_arch(info.arch)}: building that (MODEL.RESNETS.DEPTH "
-                f"{configured['depth']} and MODEL.CTC.STEM {configured['stem']} are overridden by "
-                "MODEL.CTC.ARCH_FROM_WEIGHTS)"
-            )
-        return from_weights
-    if from_weights != configured:
+    if record["builder"] != RESNET_BUILDER:
+        use = "build_ctc_timm_fpn_backbone" if record["builder"] == TIMM_BUILDER else "the one its family registers"
         raise UserError(
-            f"MODEL.WEIGHTS holds a {describe_arch(info.arch)} but the config asks for "
-            f"{describe_arch(configured)}; set MODEL.RESNETS.DEPTH / MODEL.CTC.STEM to match"
+            f"MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} holds a {describe_record(record)}, not a ResNet: use "
+            f"MODEL.BACKBONE.NAME {use}"
         )
-    return configured
+    from_weights = resnet_record(record["model"]["DEPTH"], record["model"]["STEM"])
+    if from_weights == configured:
+        return configured
+    if cfg.MODEL.CTC.ARCH_FROM_WEIGHTS:
+        logger.warning(
+            f"MODEL.WEIGHTS holds a {describe_record(from_weights)}: building that (MODEL.RESNETS.DEPTH "
+            f"{cfg.MODEL.RESNETS.DEPTH} and MODEL.CTC.STEM {cfg.MODEL.CTC.STEM} are overridden by "
+            "MODEL.CTC.ARCH_FROM_WEIGHTS)"
+        )
+        return from_weights
+    raise UserError(
+        f"MODEL.WEIGHTS holds a {describe_record(from_weights)} but the config asks for "
+        f"{describe_record(configured)}; set MODEL.RESNETS.DEPTH / MODEL.CTC.STEM to match"
+    )

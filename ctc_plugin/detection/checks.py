@@ -3,14 +3,14 @@
 import difflib
 import os
 
+from ..backbones.records import describe_record, network_differences
 from ..checkpoint import find_resume_checkpoint
 from ..config.checks import Rule, check_batch_split, check_values, fraction, non_negative, positive
-from ..convert.source import describe_arch
+from ..convert.source import BOTTOM_UP_PREFIX
 from ..data.base import reading_index
 from ..utils.errors import UserError
 from ..utils.io import check_writable_folder
-from .backbone import choose_arch
-from .weights import BOTTOM_UP_PREFIX, choose_timm_name, inspect_weights
+from .weights import chosen_network, record_of_checkpoint
 
 
 def check_detection_datasets(names) -> None:
@@ -103,8 +103,11 @@ def check_detection_values(cfg, world_size: int = 1) -> None:
 
 def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False, world_size: int = 1) -> None:
     """Refuse bad input up front: ``OUTPUT_DIR``, values that cannot work, the datasets,
-    ``MODEL.WEIGHTS`` and, with ``resume``, the checkpoint resume would take (it must hold the
-    same ResNet).
+    ``MODEL.WEIGHTS`` (readable, and a network the backbone builder builds) and, with ``resume``,
+    the checkpoint resume would take (it must hold the same network).
+
+    ``MODEL.WEIGHTS`` is read here once for the whole process: the builder and the checkpointer
+    take the same read (``read_weights``).
 
     Raises:
         UserError: naming the problem.
@@ -112,19 +115,13 @@ def check_detection_inputs(cfg, resume: bool = False, eval_only: bool = False, w
     check_writable_folder(cfg.OUTPUT_DIR)
     check_detection_values(cfg, world_size)
     check_detection_datasets(list(cfg.DATASETS.TEST) + ([] if eval_only else list(cfg.DATASETS.TRAIN)))
-    prefix = cfg.MODEL.CTC.WEIGHTS_PREFIX
-    if cfg.MODEL.BACKBONE.NAME == "build_ctc_timm_fpn_backbone":
-        choose_timm_name(cfg)  # reads the weights
+    expected = chosen_network(cfg)
+    path = find_resume_checkpoint(cfg.OUTPUT_DIR) if resume else None
+    if path is None or expected is None:
         return
-    configured = choose_arch(cfg, inspect_weights(cfg.MODEL.WEIGHTS, prefix))  # reads the weights
-    if not resume:
-        return
-    path = find_resume_checkpoint(cfg.OUTPUT_DIR)
-    if path is None:
-        return
-    saved = inspect_weights(path).arch
-    if saved is not None and (saved["depth"], saved["stem"]) != (configured["depth"], configured["stem"]):
+    saved = record_of_checkpoint(path)
+    if saved is not None and network_differences(saved, expected):
         raise UserError(
-            f"cannot resume from {path}: its {BOTTOM_UP_PREFIX.rstrip('.')} is a {describe_arch(saved)} "
-            f"but the config builds a {describe_arch(configured)}"
+            f"cannot resume from {path}: its {BOTTOM_UP_PREFIX.rstrip('.')} is a {describe_record(saved)} "
+            f"but the config builds a {describe_record(expected)}"
         )

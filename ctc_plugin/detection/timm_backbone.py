@@ -12,20 +12,23 @@ heads of a ResNet-FPN config apply unchanged. ``MODEL.BACKBONE.FREEZE_AT`` and
   LayerNorm (ConvNeXt) and other normalisations are the network's own and always train
   unless their level is frozen.
 
-The builder builds; the weights are loaded by the checkpointer (``CTCDetectionCheckpointer``).
+The builder builds the network ``MODEL.WEIGHTS`` records (``choose_timm``); the weights are loaded by the
+checkpointer (``CTCDetectionCheckpointer``).
 """
 
 import logging
 import math
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER, describe_record, timm_record
 from ..utils.errors import UserError
 from .norm import resolve_norm
+from .weights import chosen_network, register_network_choice
 
 logger = logging.getLogger(__name__)
 
@@ -114,33 +117,63 @@ class TimmBottomUp(Backbone):
         }
 
 
+@register_network_choice("build_ctc_timm_fpn_backbone")
+def choose_timm(cfg, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The timm network to build: the one ``MODEL.WEIGHTS`` records (``MODEL.CTC.ARCH_FROM_WEIGHTS``), else
+    ``MODEL.TIMM.NAME``; its record names the architecture alone.
+
+    Raises:
+        UserError: the weights hold no timm network, or another one than the config names while the
+            config says to keep its own.
+    """
+    configured = cfg.MODEL.TIMM.NAME
+    if record is None:
+        return timm_record(configured)
+    if record["builder"] != TIMM_BUILDER:
+        use = "build_ctc_resnet_fpn_backbone" if record["builder"] == RESNET_BUILDER else "the one its family registers"
+        raise UserError(
+            f"MODEL.WEIGHTS {cfg.MODEL.WEIGHTS} holds a {describe_record(record)}, not a timm network: use "
+            f"MODEL.BACKBONE.NAME {use}"
+        )
+    name = record["model"]["TIMM"]["NAME"]
+    if name != configured:
+        if not cfg.MODEL.CTC.ARCH_FROM_WEIGHTS:
+            raise UserError(f"MODEL.WEIGHTS holds timm {name} but MODEL.TIMM.NAME is {configured}; set it to match")
+        logger.warning(
+            f"MODEL.WEIGHTS holds timm {name}: building that (MODEL.TIMM.NAME {configured} is "
+            "overridden by MODEL.CTC.ARCH_FROM_WEIGHTS)"
+        )
+    return timm_record(name)
+
+
 @BACKBONE_REGISTRY.register()
 def build_ctc_timm_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
     """timm ``MODEL.TIMM.NAME`` (``features_only``) under Detectron2's FPN.
 
-    Reads ``MODEL.TIMM.NAME`` (or the network ``MODEL.WEIGHTS`` holds, see ``MODEL.CTC.ARCH_FROM_WEIGHTS``),
+    Reads the record of the network in ``MODEL.WEIGHTS`` (or ``MODEL.TIMM.NAME``, see ``choose_timm``),
     ``MODEL.FPN.IN_FEATURES`` (the bottom-up levels), ``MODEL.BACKBONE.FREEZE_AT``,
     ``MODEL.RESNETS.NORM`` and ``MODEL.FPN``; refuses the input settings ``check_torchvision_input``
-    refuses. Builds only: the checkpointer loads the weights.
+    refuses. Builds only: the checkpointer loads the weights. The returned backbone keeps the record
+    of its network (``network_record``), which its checkpoints carry.
     """
     from .backbone import check_torchvision_input
-    from .weights import choose_timm_name
 
     if cfg.MODEL.CTC.CHECK_TORCHVISION_INPUT:
         check_torchvision_input(cfg)
     if input_shape.channels != 3:
         raise UserError(f"a timm backbone takes 3-channel images; the input has {input_shape.channels}")
+    record = chosen_network(cfg)
     device = cfg.MODEL.DEVICE
     try:
         bottom_up = TimmBottomUp(
-            choose_timm_name(cfg),
+            record["model"]["TIMM"]["NAME"],
             cfg.MODEL.FPN.IN_FEATURES,
             freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT,
             norm=resolve_norm(cfg.MODEL.RESNETS.NORM, "MODEL.RESNETS.NORM", device),
         )
     except ValueError as e:
         raise UserError(str(e)) from None
-    return FPN(
+    backbone = FPN(
         bottom_up=bottom_up,
         in_features=cfg.MODEL.FPN.IN_FEATURES,
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
@@ -148,3 +181,5 @@ def build_ctc_timm_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
         top_block=LastLevelMaxPool(),
         fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
     )
+    backbone.network_record = record
+    return backbone

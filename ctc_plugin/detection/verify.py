@@ -1,7 +1,9 @@
-"""``--to detectron2`` verified: the Detectron2 bottom-up built from the converted arrays computes the source's stages.
+"""``--to detectron2`` verified: the Detectron2 bottom-up built from the written pickle computes the source's stages.
 
-A ResNet's stages are compared with the torchvision ResNet's layers, a timm network's
-``features_only`` levels with the source network's own modules (hooks on timm's ``feature_info``).
+The verifiers of the two Detectron2 converters, registered beside them (``register_verifier``), with
+the one verifier signature ``(source, converted, path)``. Each reads the pickle as written: a
+ResNet's stages are compared with the torchvision ResNet's layers, a timm network's ``features_only``
+levels with the source network's own modules (hooks on timm's ``feature_info``).
 """
 
 import logging
@@ -9,9 +11,13 @@ from typing import Dict, Mapping
 
 import numpy as np
 import torch
+from torch import nn
 
+from ..backbones.records import RESNET_BUILDER, TIMM_BUILDER
 from ..backbones.weights import initialise_from
+from ..checkpoint import load_file
 from ..convert.detectron2 import BOTTOM_UP_PREFIX, Detectron2Weights
+from ..convert.registry import register_verifier
 from ..convert.source import Arch, SourceWeights
 from ..convert.verify import check_differences, relative_difference, source_network
 from ..utils.errors import UserError
@@ -24,16 +30,16 @@ logger = logging.getLogger(__name__)
 STAGE_PAIRS = {"res2": "layer1", "res3": "layer2", "res4": "layer3", "res5": "layer4"}
 
 
+def random_images(image_size: int = 64, batch_size: int = 2, seed: int = 0) -> torch.Tensor:
+    """The batch every verifier runs: the same random images for the source and the converted network."""
+    return torch.randn(batch_size, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+
+
 @torch.no_grad()
-def verify_detectron2(
-    state_dict: Mapping[str, torch.Tensor],
-    arch: Arch,
-    converted: Mapping[str, np.ndarray],
-    image_size: int = 64,
-    batch_size: int = 2,
-    seed: int = 0,
+def resnet_stage_differences(
+    network: nn.Module, arch: Arch, converted: Mapping[str, np.ndarray], images: torch.Tensor
 ) -> Dict[str, float]:
-    """Run the source network and Detectron2's backbone built from ``converted`` on one random input.
+    """Run a torchvision-layout ResNet and Detectron2's backbone built from ``converted`` on ``images``.
 
     The Detectron2 side is ``build_ctc_resnet`` (Detectron2's own blocks, torchvision's layout;
     a CIFAR stem at stride 1, exactly the pretraining network), loaded strictly; both run in
@@ -45,8 +51,7 @@ def verify_detectron2(
     Raises:
         UserError: the arrays do not fit the backbone, or a stage differs beyond the tolerance.
     """
-    images = torch.randn(batch_size, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
-    network = source_network(state_dict, arch)
+    network = network.eval()
     x = network.maxpool(network.relu(network.bn1(network.conv1(images))))
     reference = {}
     for layer in STAGE_PAIRS.values():
@@ -60,16 +65,30 @@ def verify_detectron2(
     return differences
 
 
-@torch.no_grad()
-def verify_timm_bottom_up(
-    source: SourceWeights,
+def verify_detectron2(
+    state_dict: Mapping[str, torch.Tensor],
+    arch: Arch,
     converted: Mapping[str, np.ndarray],
-    name: str,
     image_size: int = 64,
     batch_size: int = 2,
     seed: int = 0,
 ) -> Dict[str, float]:
-    """Run the source network and ``TimmBottomUp`` loaded from ``converted`` on one random input.
+    """``resnet_stage_differences`` for torchvision-keyed ResNet weights of ``arch`` ({"depth", "stem"})."""
+    images = random_images(image_size, batch_size, seed)
+    return resnet_stage_differences(source_network(state_dict, arch), arch, converted, images)
+
+
+@register_verifier(RESNET_BUILDER, "detectron2")
+def verify_resnet_bottom_up(source: SourceWeights, converted: Detectron2Weights, path: str) -> Dict[str, float]:
+    """The pickle at ``path``, read as written, against the source ResNet (built from its record)."""
+    arch = {"depth": source.model["DEPTH"], "stem": source.model["STEM"]}
+    return resnet_stage_differences(source.network(), arch, _written_model(path), random_images())
+
+
+@register_verifier(TIMM_BUILDER, "detectron2")
+@torch.no_grad()
+def verify_timm_bottom_up(source: SourceWeights, converted: Detectron2Weights, path: str) -> Dict[str, float]:
+    """The pickle at ``path`` (``TimmBottomUp`` of the timm network its record names) against the source network.
 
     The reference is the source network itself (the timm classifier its record builds), its
     levels read by forward hooks on the modules timm's ``feature_info`` names; the Detectron2
@@ -78,14 +97,17 @@ def verify_timm_bottom_up(
     Returns:
         ``{"res2": rel, ...}``: the largest relative difference of each level at stride 4 to 32.
     """
+    written = load_file(path, "converted weights")
+    name = written["backbone"]["model"]["TIMM"]["NAME"]
     network = source.network()
     classifier = network.model if hasattr(network, "model") else network
     bottom_up = TimmBottomUp(name, [], norm="BN")
     levels = {level: index for level, index in bottom_up._levels.items() if level in STAGE_PAIRS}
     bottom_up._out_features = sorted(levels)
     prefix = BOTTOM_UP_PREFIX + "body."
-    body = {key[len(prefix) :]: torch.as_tensor(value) for key, value in converted.items() if key.startswith(prefix)}
-    if len(body) != len(converted):
+    arrays = written["model"]
+    body = {key[len(prefix) :]: torch.as_tensor(value) for key, value in arrays.items() if key.startswith(prefix)}
+    if len(body) != len(arrays):
         raise UserError(f"converted weights hold tensors outside {prefix}")
     initialise_from(bottom_up.body, body, "converted weights")
     modules = [info["module"] for info in classifier.feature_info]
@@ -96,7 +118,7 @@ def verify_timm_bottom_up(
         )
         for module in modules
     ]
-    images = torch.randn(batch_size, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+    images = random_images()
     try:
         network(images)
     finally:
@@ -111,12 +133,6 @@ def verify_timm_bottom_up(
     return differences
 
 
-def verify_detectron2_weights(source: SourceWeights, weights: Detectron2Weights) -> Dict[str, float]:
-    """Verify converted weights by computation, with the verifier of the bottom-up network they are for."""
-    checkpoint = weights.checkpoint
-    if isinstance(checkpoint.get("timm_name"), str):
-        return verify_timm_bottom_up(source, checkpoint["model"], checkpoint["timm_name"])
-    if isinstance(checkpoint.get("ctc_arch"), Mapping):
-        arch = dict(checkpoint["ctc_arch"])
-        return verify_detectron2(source.state_dict, arch, checkpoint["model"])
-    raise UserError(f"no Detectron2 verifier for weights converted from a {source.describe()}")
+def _written_model(path: str) -> Mapping[str, np.ndarray]:
+    """The arrays of a converted pickle, read back from the file."""
+    return load_file(path, "converted weights")["model"]

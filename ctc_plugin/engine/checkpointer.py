@@ -1,20 +1,21 @@
 """One checkpointer for every trainer: atomic files, the newest readable one on resume, exact RNG.
 
-A checkpoint holds ``"model"`` (the network's own state_dict, e.g. torchvision's keys), what
-the trainer says describes the network (``"network"``, checked on resume, and for
-pretraining ``"backbone"``, the record the analyses rebuild it from), ``"epoch"``,
+A checkpoint holds ``"model"`` (the network's own state_dict, e.g. torchvision's keys), its
+``"backbone"`` record (the one description of the network: every reader rebuilds it from the record,
+and resume compares records), the ``"resume_settings"`` a resume must keep, ``"epoch"``,
 ``"iteration"``, the trainer's and the method's state, and the RNG state. It contains only
 tensors and plain containers, so it loads with ``weights_only=True``.
 """
 
 import glob
 import os
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 from detectron2.engine import hooks
 from fvcore.common.checkpoint import Checkpointer
 
+from ..backbones.records import network_differences, network_keys
 from ..checkpoint import FINAL_CHECKPOINT, LAST_CHECKPOINT, find_resume_checkpoint, load_file, resume_candidates
 from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_torch_save, atomic_write_text
@@ -59,15 +60,41 @@ class AtomicCheckpointMixin:
         return find_resume_checkpoint(self.save_dir) or ""
 
 
-def check_same_network(path: str, saved: Optional[Mapping[str, Any]], expected: Mapping[str, Any]) -> None:
-    """Raise ``UserError`` when a checkpoint's ``"network"`` is not the one the config builds."""
-    if saved is None:
-        return
-    differ = sorted(key for key in set(saved) | set(expected) if saved.get(key) != expected.get(key))
+def check_same_run(path: str, saved: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+    """Raise ``UserError`` when the checkpoint ``saved`` (read from ``path``) is not of the run ``expected`` describes.
+
+    Two entries are compared: ``"backbone"``, the network's record (``network_differences``), and
+    ``"resume_settings"``, config values besides the network that a resume must keep (e.g.
+    ``CTC.CLASSIFIER_HEAD``, whose state resumes with the backbone). A checkpoint written before
+    records replaced the flat ``"network"`` entry is compared by the keys that entry holds.
+    """
+    legacy = saved.get("network") if isinstance(saved.get("network"), Mapping) else {}
+    record = expected.get("backbone")
+    if isinstance(saved.get("backbone"), Mapping) and record is not None:
+        differ = network_differences(saved["backbone"], record)
+    elif legacy and record is not None:
+        own = network_keys(record)
+        differ = {k: (v, own[k]) for k, v in legacy.items() if k in own and own[k] != v}
+    else:
+        differ = {}
     if differ:
-        found = ", ".join(f"{key}={saved.get(key)!r}" for key in differ)
-        wanted = ", ".join(f"{key}={expected.get(key)!r}" for key in differ)
-        raise UserError(f"cannot resume from {path}: it holds a network with {found} but the config builds {wanted}")
+        raise UserError(f"cannot resume from {path}: it holds a network with {_both(differ)}")
+    if "resume_settings" in saved:
+        settings = saved["resume_settings"]
+    else:
+        settings = {k: v for k, v in legacy.items() if not k.startswith("MODEL.")}
+    wanted = expected.get("resume_settings", {})
+    differ = {k: (settings.get(k), wanted.get(k)) for k in sorted(set(settings) | set(wanted))}
+    differ = {k: pair for k, pair in differ.items() if pair[0] != pair[1]}
+    if differ:
+        raise UserError(f"cannot resume from {path}: it was trained with {_both(differ, 'sets')}")
+
+
+def _both(differ: Mapping[str, Tuple[Any, Any]], verb: str = "builds") -> str:
+    """'K=saved, ... but the config builds K=wanted, ...'."""
+    found = ", ".join(f"{key}={old!r}" for key, (old, _) in differ.items())
+    wanted = ", ".join(f"{key}={new!r}" for key, (_, new) in differ.items())
+    return f"{found} but the config {verb} {wanted}"
 
 
 class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
@@ -76,7 +103,8 @@ class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
     Args:
         model: the network saved under ``"model"`` and loaded strictly.
         save_dir: the run's folder.
-        metadata: entries written into every checkpoint (``"network"`` is checked on load).
+        metadata: entries written into every checkpoint (``"backbone"`` and ``"resume_settings"``,
+            checked on load by ``check_same_run``).
         save_to_disk: False on every process but the first.
         checkpointables: objects with ``state_dict`` / ``load_state_dict`` saved under their name.
     """
@@ -98,7 +126,7 @@ class AtomicCheckpointer(AtomicCheckpointMixin, Checkpointer):
         checkpoint = load_file(f)
         if not isinstance(checkpoint, dict) or "model" not in checkpoint:
             raise UserError(f"cannot resume from {f}: it is not a checkpoint of this trainer (no 'model')")
-        check_same_network(f, checkpoint.get("network"), self.metadata.get("network", {}))
+        check_same_run(f, checkpoint, self.metadata)
         return checkpoint
 
     def _load_model(self, checkpoint: Any):

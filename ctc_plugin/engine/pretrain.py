@@ -63,13 +63,10 @@ class CTCTrainer(EpochTrainer):
 
     @classmethod
     def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
-        record = backbone_record(cfg)
-        network = {f"MODEL.{key}": value for key, value in record["model"].items()}
-        for key in ("MODEL.DEVICE", "MODEL.WEIGHTS", "MODEL.WEIGHTS_PREFIX"):  # not the network itself
-            network.pop(key, None)
+        settings = {}
         if cfg.CTC.CLASSIFIER_HEAD != build_linear_head.__name__:  # a head's state resumes with the backbone
-            network["CTC.CLASSIFIER_HEAD"] = cfg.CTC.CLASSIFIER_HEAD
-        return {"backbone": record, "network": network}
+            settings["CTC.CLASSIFIER_HEAD"] = cfg.CTC.CLASSIFIER_HEAD
+        return {"backbone": backbone_record(cfg), "resume_settings": settings}
 
     @classmethod
     def check_values(cls, cfg, train_set: ClassificationDataset) -> None:

@@ -30,7 +30,7 @@ from ..utils.device import resolve_device
 from ..utils.errors import UserError, first_line
 from ..utils.io import atomic_write_json, atomic_write_text, check_writable_folder
 from ..utils.provenance import collect_provenance
-from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_network
+from .checkpointer import AtomicCheckpointer, EpochCheckpointer, check_same_run
 from .evaluation import classification_accuracy
 from .user_errors import quiet_user_errors_in_training_loop
 
@@ -164,8 +164,9 @@ class EpochTrainer(TrainerBase):
 
     @classmethod
     def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
-        """Entries of every checkpoint; ``"network"`` (flat, plain values) must match on resume."""
-        return {"network": {}}
+        """Entries of every checkpoint, compared on resume (``check_same_run``): ``"backbone"``, the record
+        of the network checkpointed, and ``"resume_settings"``, flat config values a resume must keep."""
+        return {"resume_settings": {}}
 
     @classmethod
     def check_model_inputs(cls, cfg) -> None:
@@ -257,7 +258,7 @@ class EpochTrainer(TrainerBase):
         path = find_resume_checkpoint(cfg.OUTPUT_DIR) if resume else None
         if path is not None:
             saved = load_file(path, mmap=True)
-            check_same_network(path, saved.get("network"), cls.checkpoint_metadata(plan.cfg)["network"])
+            check_same_run(path, saved, cls.checkpoint_metadata(plan.cfg))
         return plan
 
     def record_config(self) -> None:

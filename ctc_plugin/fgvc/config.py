@@ -15,6 +15,7 @@ from ..config.checks import ENGINE_RULES, Rule, fraction, non_negative, positive
 # Values of fine-tuning's own keys that cannot work (the names of timm's optimizer and
 # scheduler are checked by building them, ``FGVCTrainer.check_values``).
 FGVC_RULES = ENGINE_RULES + (
+    positive("MODEL.NUM_CLASSES"),
     positive("SOLVER.EPOCHS"),
     non_negative("SOLVER.MIN_LR"),
     Rule("INPUT.CROP_PCT", lambda v: 0 < v <= 1, "be in (0, 1]"),
@@ -27,8 +28,10 @@ FGVC_RULES = ENGINE_RULES + (
 
 def add_fgvc_config(cfg: CN) -> CN:
     """Fine-tuning's keys and defaults (in place); returns ``cfg``."""
-    # timm architecture for timm.create_model: resnet18/34/50/101 take our weights.
+    # timm architecture for timm.create_model: the weights' own (the tool names it when they differ).
     cfg.MODEL.NAME = "resnet50"
+    # Classes of the head; 0 takes the training set's (the run records the count in config.yaml).
+    cfg.MODEL.NUM_CLASSES = 0
     # Registered splits: cub200_*, aircraft_* or inat2018_* (ctc_plugin.DATASET_REGISTRY).
     cfg.DATASETS.TRAIN = "cub200_train"
     cfg.DATASETS.TEST = "cub200_test"

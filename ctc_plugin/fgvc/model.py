@@ -1,11 +1,12 @@
 """The timm classifier to fine-tune, initialised from any accepted weights (bridges to timm).
 
-``MODEL.WEIGHTS`` may be a converted timm file, a raw pretraining checkpoint of any backbone
-with a timm converter (torchvision-style ResNets, any timm CNN), a plain ImageNet torchvision /
-timm ResNet checkpoint, or a sub-network of another method's (``MODEL.WEIGHTS_PREFIX``): all are
-read by ``read_source``, converted by the converter registered for their network, and enter
-timm through its own pretrained loader, so baseline and CTC runs differ in one flag and are
-initialised the same way.
+``MODEL.WEIGHTS`` may be any file that carries its network's record (a timm file ``ctc-convert``
+wrote, a pretraining or fine-tuning checkpoint) of a network with a timm converter (torchvision-style
+ResNets, any timm CNN, a family that registers its own), a plain ImageNet torchvision ResNet, a
+foreign state_dict of timm ``MODEL.NAME`` (checked strictly against ``timm.create_model(MODEL.NAME)``),
+or a sub-network of another method's (``MODEL.WEIGHTS_PREFIX``): all are read by ``read_source``,
+converted by the converter registered for their network, and enter timm through its own pretrained
+loader, so baseline and CTC runs differ in one flag and are initialised the same way.
 """
 
 import logging
@@ -26,11 +27,14 @@ logger = logging.getLogger(__name__)
 def read_fgvc_weights(name: str, weights: str, prefix: str = "") -> TimmWeights:
     """The weights of ``weights`` under timm's names, checked to be timm ``name``'s architecture.
 
+    A file without a record is taken for a torchvision-style ResNet when its keys are one's, else for
+    timm ``name``'s own state_dict, which must then fit ``timm.create_model(name)`` key for key.
+
     Raises:
         UserError: unreadable weights, a network with no timm converter (e.g. a CIFAR-stem ResNet),
             or another architecture than ``name``.
     """
-    source = read_source(weights, prefix, label="MODEL.WEIGHTS")
+    source = read_source(weights, prefix, label="MODEL.WEIGHTS", timm_name=name)
     converted = convert(source, "timm")
     if name.split(".", 1)[0] != converted.name:
         raise UserError(

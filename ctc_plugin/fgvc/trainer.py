@@ -6,6 +6,7 @@ from detectron2.engine import HookBase
 from detectron2.utils.env import seed_all_rng
 from torch import nn
 
+from ..backbones.records import timm_record
 from ..config.checks import check_values
 from ..data import ClassificationDataset, build_dataset
 from ..engine import EpochTrainer
@@ -36,7 +37,9 @@ class FGVCTrainer(EpochTrainer):
     """Fine-tunes timm's ``MODEL.NAME`` on ``DATASETS.TRAIN`` for ``SOLVER.EPOCHS`` epochs.
 
     Checkpoints hold timm's keys under ``"model"``, so timm reads them back itself:
-    ``timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file="model_final.pth"))``.
+    ``timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file="model_final.pth"))``,
+    and the network's record (timm ``MODEL.NAME``, a ``MODEL.NUM_CLASSES`` head), so every tool of
+    ours reads them too (``ctc-convert``, ``ctc-train-net``, a further fine-tune).
     """
 
     @classmethod
@@ -45,12 +48,24 @@ class FGVCTrainer(EpochTrainer):
         return train, build_dataset(cfg.DATASETS.TEST, cfg.DATASETS.ROOT) if cfg.DATASETS.TEST else None
 
     @classmethod
+    def complete_config(cls, cfg, train_set: ClassificationDataset):
+        if cfg.MODEL.NUM_CLASSES:
+            return cfg
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.MODEL.NUM_CLASSES = train_set.num_classes
+        cfg.freeze()
+        return cfg
+
+    @classmethod
     def num_epochs(cls, cfg) -> int:
         return cfg.SOLVER.EPOCHS
 
     @classmethod
     def checkpoint_metadata(cls, cfg) -> Dict[str, Any]:
-        return {"network": {"MODEL.NAME": cfg.MODEL.NAME, "DATASETS.TRAIN": cfg.DATASETS.TRAIN}}
+        """The fine-tuned network is timm ``MODEL.NAME``: its record, and the training set a resume must keep."""
+        record = timm_record(cfg.MODEL.NAME, cfg.MODEL.NUM_CLASSES)
+        return {"backbone": record, "resume_settings": {"DATASETS.TRAIN": cfg.DATASETS.TRAIN}}
 
     @classmethod
     def check_values(cls, cfg, train_set: ClassificationDataset) -> None:
@@ -59,6 +74,11 @@ class FGVCTrainer(EpochTrainer):
         from timm.scheduler import create_scheduler_v2
 
         check_values(cfg, FGVC_RULES)
+        if cfg.MODEL.NUM_CLASSES != train_set.num_classes:
+            raise UserError(
+                f"MODEL.NUM_CLASSES {cfg.MODEL.NUM_CLASSES} but {cfg.DATASETS.TRAIN} has {train_set.num_classes} "
+                "classes; leave it 0 to take the training set's"
+            )
         if len(cfg.INPUT.SCALE) != 2 or cfg.INPUT.SCALE[0] > cfg.INPUT.SCALE[1]:
             raise UserError(f"INPUT.SCALE {tuple(cfg.INPUT.SCALE)} must be (smallest, largest) area fraction")
         probe = nn.Linear(1, 1)
@@ -85,9 +105,7 @@ class FGVCTrainer(EpochTrainer):
 
     def build_model(self, cfg) -> nn.Module:
         seed_all_rng(cfg.SEED)  # the same new head on every process
-        model = build_fgvc_model(
-            cfg.MODEL.NAME, self.train_set.num_classes, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX
-        )
+        model = build_fgvc_model(cfg.MODEL.NAME, cfg.MODEL.NUM_CLASSES, cfg.MODEL.WEIGHTS, cfg.MODEL.WEIGHTS_PREFIX)
         return ClassifierWithLoss(model.to(self.device), cfg.SOLVER.CHANNELS_LAST)
 
     def build_optimizer(self, cfg, model: nn.Module):

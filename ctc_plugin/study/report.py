@@ -7,225 +7,19 @@ study's family unless it is the primary comparison the study declared before its
 arms were named) read the same way.
 """
 
-import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from .findings import study_findings
+from .findings_text import best_transfer_lines, finding_line, findings_section, noise_lines, plan_section, records_of
 from .inference import MIN_SEEDS_TO_JUDGE
-from .judge import RANDOM, arm_names, metric_name, reference_name, task_descriptors, verdict
+from .judge import arm_names, reference_name, task_descriptors
+from .markdown import epoch_table, init_name, table
 from .plots import PLANE_PLOT, SOURCE_PLOT, TRANSFER_PLOT, per_seed_of, source_over_seeds, write_plots
 from .summary import by_seed, curves_over_seeds, format_mean_sd
 from .task import get_task
 
 __all__ = ["build_report", "write_plots"]
-
-RANDOM_NAME = "random initialisation"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> List[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return lines + [""]
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.2f}"
-    return "n/a" if value is None else str(value)
-
-
-def _p(value: Optional[float]) -> str:
-    if value is None:
-        return "n/a"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _init_name(init: str) -> str:
-    return RANDOM_NAME if init == RANDOM else f"{init} weights"
-
-
-def _epochs(epochs: Sequence[int]) -> str:
-    return ", ".join(map(str, epochs)) if epochs else "none"
-
-
-def _epoch_table(curves: Dict[str, Dict[int, List[float]]], runs: Sequence[str]) -> List[str]:
-    epochs = sorted({e for curve in curves.values() for e in curve})
-    rows = [[e] + [format_mean_sd(curves.get(run, {}).get(e, [])) for run in runs] for e in epochs]
-    return _table(["epoch"] + list(runs), rows)
-
-
-def finding_line(record: Mapping[str, Any], what: str, unit: str = " points", downstream: bool = False) -> str:
-    """One sentence of a judged record: its mean, 95% interval, p (and Holm's), the seeds that agree."""
-    if record["reference"] is None:
-        subject = f"{what}, {record['arm']}"
-    elif downstream:
-        subject = f"{what}, {_init_name(record['arm'])} minus {_init_name(record['reference'])}"
-    else:
-        subject = f"{what}, {record['arm']} minus {record['reference']}"
-    if not record["judged"]:
-        shown = ", ".join(f"{d:+.2f}" for d in record["differences"].values())
-        return f"- {subject}: {shown}{unit} by seed: {verdict(record)}."
-    adjusted = "primary" if record["primary"] else f"Holm-adjusted p {_p(record['p_adjusted'])}"
-    low, high = record["ci"]
-    return (
-        f"- {subject}: {record['mean']:+.2f}{unit}, 95% CI [{low:+.2f}, {high:+.2f}], p {_p(record['p'])} "
-        f"({adjusted}), {record['seeds_agreeing']} of {record['n']} seeds agree: **{verdict(record)}**."
-    )
-
-
-def _records(findings: Mapping[str, Any], metric: str, **match: Any) -> List[Mapping[str, Any]]:
-    return [r for r in findings["findings"] if r["metric"] == metric and all(r.get(k) == v for k, v in match.items())]
-
-
-def plan_section(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]:
-    """What the study tests and how: pre-registered or post hoc, the primary, the windows, the family."""
-    plan = findings["plan"]
-    seeds = findings["seeds"]
-    out = ["## Analysis plan", ""]
-    if findings["post_hoc"]:
-        out += [
-            "**Post hoc.** These data were seen before this analysis: its windows are the runner's defaults "
-            "(chosen by a rule, not by looking at the curves) and every line is exploratory. Nothing here is "
-            "confirmed; a study that declares its primary comparison before its seeds run can confirm it.",
-            "",
-        ]
-    else:
-        out += ["**Pre-registered**: the study's config declared this plan before its first seed ran.", ""]
-    primary = (
-        f"{plan['primary_arm']} minus {plan['primary_reference'] or findings['reference']} on "
-        f"{plan['primary_metric']}, judged at {plan['alpha']:g} on its own"
-        if plan["primary_arm"] and not findings["post_hoc"]
-        else "none (every judged line is exploratory)"
-    )
-    early = plan["early_window"]
-    fall_test = (
-        f"the mean transfer of the early window ({early[0]:.0%} to {early[1]:.0%} of training) minus that of the "
-        "late window"
-        if plan["late_fall_test"] == "window"
-        else "minus the least-squares slope of the transfer over the slope window "
-        f"({plan['slope_window'][0]:.0%} to {plan['slope_window'][1]:.0%} of training), in points per 10 epochs"
-    )
-    pairs = ", ".join(f"{a} minus {b}" for a, b in plan.get("comparisons", []))
-    out += [
-        f"- Primary comparison: {primary}.",
-        f"- Every arm against {findings['reference']}"
-        + (f"; also, on transfer at the end: {pairs}." if pairs else "."),
-        f"- Transfer at the end (`final_transfer`): the mean of the last {plan['final_checkpoints']} probed "
-        "checkpoints of each seed (the late window).",
-        f"- Late fall (`late_fall`, positive: a fall): {fall_test}. No peak is picked on the curves it judges.",
-        "- Rise of the source top-1 (`source_rise`): its mean over the late window minus over the early window, "
-        "from the evaluations inside each.",
-        f"- Each judged line is a paired t-test across seeds (95% t-interval, two-sided p). The other "
-        f"{findings['family_size']} judged lines are exploratory: their p-values are Holm-adjusted over that family, "
-        f"and a line is called larger or smaller only when its interval excludes 0 and its adjusted p is below "
-        f"{plan['alpha']:g}. With fewer than {MIN_SEEDS_TO_JUDGE} seeds the differences are shown and nothing is "
-        "judged.",
-        "",
-    ]
-    rows = [
-        (name, _epochs(w["early"]), _epochs(w["late"]), _epochs(w["slope"]))
-        for name, w in findings["windows"].items()
-        if name in names
-    ]
-    out += ["The windows, as epochs of each arm's probed checkpoints:", ""]
-    out += _table(["arm", "early window", "late window (transfer at the end)", "slope window"], rows)
-    unevaluated = {
-        name: w["source_missing"] for name, w in findings["windows"].items() if name in names and w["source_missing"]
-    }
-    if unevaluated:
-        missing = "; ".join(f"{name}: {_epochs(epochs)}" for name, epochs in unevaluated.items())
-        out += [
-            "The source test set was not evaluated at every probed checkpoint (missing: "
-            f"{missing}): the source rise uses the evaluations that fall inside each window.",
-            "",
-        ]
-    if len(seeds) < MIN_SEEDS_TO_JUDGE:
-        out += [f"{len(seeds)} seed{'s' * (len(seeds) > 1)}: no line below is judged.", ""]
-    return out
-
-
-def findings_section(findings: Mapping[str, Any]) -> List[str]:
-    """The primary line first, then every exploratory line in one table."""
-    out = ["## Findings", ""]
-    primary = [r for r in findings["findings"] if r["primary"]]
-    if primary:
-        out += ["Primary:", "", finding_line(primary[0], metric_name(primary[0]["metric"])), ""]
-    rows = []
-    for r in findings["findings"]:
-        if r["primary"]:
-            continue
-        ci = "n/a" if r["ci"] is None else f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]"
-        other = "" if r["reference"] is None else r["reference"]
-        rows.append(
-            (r["metric"], r["arm"], other or "(within the arm)", r["n"], f"{r['mean']:+.2f}", ci, _p(r["p"]),
-             _p(r["p_adjusted"]), f"{r['seeds_agreeing']}/{r['n']}", verdict(r))
-        )  # fmt: skip
-    if rows:
-        out += ["Exploratory (every other judged line; `findings.json` holds each with its seeds):", ""]
-        header = ["metric", "arm", "minus", "seeds", "mean", "95% CI", "p", "Holm p", "seeds agreeing", "verdict"]
-        out += _table(header, rows)
-    shown = [r for r in findings["findings"] if r["significant"]]
-    if shown:
-        out += ["What holds: " + "; ".join(_short(r) for r in shown) + ".", ""]
-    elif any(r["judged"] for r in findings["findings"]):
-        out += ["No judged line shows a difference at this study's level.", ""]
-    return out
-
-
-def _short(record: Mapping[str, Any]) -> str:
-    what = metric_name(record["metric"])
-    other = "" if record["reference"] is None else f" minus {record['reference']}"
-    return f"{what}, {record['arm']}{other} {record['mean']:+.2f} [{record['ci'][0]:+.2f}, {record['ci'][1]:+.2f}]"
-
-
-def noise_lines(findings: Mapping[str, Any]) -> List[str]:
-    """The probe's, the seeds' and the checkpoints' noise, and what "best" transfer is worth."""
-    noise = findings["noise"]
-
-    def points(value: Optional[float]) -> str:
-        return "n/a" if value is None else f"{value:.2f} points"
-
-    draws = noise["probe_draws"]
-    if noise["probe"] is None:
-        probe = (
-            "Probe noise cannot be told apart from training noise here: one probe per checkpoint"
-            + ("" if noise["probe_seed"] is not None else ", its sample drawn from the training seed")
-            + "."
-        )
-    else:
-        probe = (
-            f"Probe noise (between the {max(draws)} draws of one checkpoint, each its own probe sample and "
-            f"initialisation, probe seed {noise['probe_seed']}): {points(noise['probe'])}; the mean of the draws, "
-            f"which is the checkpoint's number, {points(noise['probe'] / math.sqrt(max(draws)))}."
-        )
-    return [
-        f"Noise of the transfer numbers. {probe} Seed noise (between training seeds at one checkpoint): "
-        f"{points(noise['seed'])}. Checkpoint noise (one seed's curve around its arm's mean curve and its own "
-        f"offset, second half of training): {points(noise['checkpoint'])}.",
-        "",
-    ]
-
-
-def best_transfer_lines(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]:
-    """Best transfer, described only: the maximum of noisy checkpoints, beside what a flat curve would give."""
-    flat = findings["noise"]["flat_best_minus_final"]
-    rows = [
-        (name, _cell(b["best"]), _cell(b["final"]), _cell(b["best_minus_final"]))
-        for name, b in findings["best_transfer"].items()
-        if name in names
-    ]
-    flat_text = (
-        f"A flat curve with this study's checkpoint noise would show a best minus final of about {flat:+.2f} points "
-        f"(the expected maximum of {findings['noise']['probed_checkpoints']} noisy checkpoints)"
-        if flat is not None
-        else "With one seed the checkpoint noise, and so what a flat curve would show, is not measured"
-    )
-    return [
-        "Best transfer, described only (each seed's best checkpoint is chosen on the curve it is read from, so it "
-        f"is biased up and never judged). {flat_text}.",
-        "",
-    ] + _table(["arm", "best transfer (%)", "transfer at the end (%)", "best minus end (points)"], rows)
 
 
 def _registered(name: str):
@@ -244,14 +38,14 @@ def task_section(findings, per_seed, name: str, task: Mapping[str, Any], inits: 
     note = " ".join(t for t in (task.get("note", ""), "Every initialisation trains with the same recipe and seed.",
                                 left_out) if t)  # fmt: skip
     out = [f"## {task['title']}", "", note, ""]
-    table = [
-        [_init_name(init)] + [format_mean_sd(by_seed(per_seed, name, init, key).values()) for key in keys]
+    rows = [
+        [init_name(init)] + [format_mean_sd(by_seed(per_seed, name, init, key).values()) for key in keys]
         for init in inits
     ]
-    out += _table(["initialisation"] + [task["metrics"][key][1] for key in keys], table)
+    out += table(["initialisation"] + [task["metrics"][key][1] for key in keys], rows)
     for metric, shown in task["metrics"].values():
         if metric is not None:
-            out += [finding_line(r, shown, downstream=True) for r in _records(findings, metric)]
+            out += [finding_line(r, shown, downstream=True) for r in records_of(findings, metric)]
     return out + [""]
 
 
@@ -290,7 +84,7 @@ def build_report(results: Dict[str, Any]) -> str:
     settings = results.get("pretrain_settings", "")
     out += [f"Overrides of every arm: {settings}.", ""] if settings else []
     runs = _first_runs(per_seed, names)
-    out += _table(
+    out += table(
         ["arm", "network", "config", "its overrides", "epochs (IAS + IRS)", "training images"],
         [
             (n, network_of(runs[n]), f"`{runs[n]['config']}`", " ".join(runs[n].get("opts", [])) or "none",
@@ -304,7 +98,7 @@ def build_report(results: Dict[str, Any]) -> str:
         "Commands are written relative to the study's folder (`OUTPUT_DIR`); packaged configs by their name.",
         "",
     ]
-    out += _steps_table(results["steps"], seeds, _study_root(per_seed))
+    out += _stepstable(results["steps"], seeds, _study_root(per_seed))
 
     out += ["## Pretraining (source task)", ""]
     rows = []
@@ -313,12 +107,13 @@ def build_report(results: Dict[str, Any]) -> str:
         loss = by_seed(per_seed, "runs", name, "final_loss").values()
         seconds = by_seed(per_seed, "runs", name, "seconds").values()
         rows.append((name, format_mean_sd(top1), format_mean_sd(loss, 4), format_mean_sd(seconds, 0)))
-    out += _table(["arm", "final test top-1 (%)", "last logged training loss", "seconds"], rows)
-    out += [finding_line(r, "Final source test top-1") for r in _records(findings, "final_source")]
+    out += table(["arm", "final test top-1 (%)", "last logged training loss", "seconds"], rows)
+    out += [finding_line(r, "Final source test top-1") for r in records_of(findings, "final_source")]
     out += [
-        finding_line(r, "Rise of the source top-1, late minus early window") for r in _records(findings, "source_rise")
+        finding_line(r, "Rise of the source top-1, late minus early window")
+        for r in records_of(findings, "source_rise")
     ]
-    out += ["", "Source test top-1 (%) per evaluated epoch:", ""] + _epoch_table(
+    out += ["", "Source test top-1 (%) per evaluated epoch:", ""] + epoch_table(
         source_over_seeds(per_seed, names), names
     )
     out += [f"![source accuracy]({SOURCE_PLOT})", ""]
@@ -335,11 +130,11 @@ def build_report(results: Dict[str, Any]) -> str:
             "",
         ]
         curves = curves_over_seeds({s: n["transfer"] for s, n in per_seed.items()}, "top1")
-        out += ["Target test top-1 (%) per epoch:", ""] + _epoch_table(curves, names)
+        out += ["Target test top-1 (%) per epoch:", ""] + epoch_table(curves, names)
         out += [f"![temporal transferability]({TRANSFER_PLOT})", ""]
         out += noise_lines(findings)
-        out += [finding_line(r, "Transfer at the end") for r in _records(findings, "final_transfer")]
-        out += [finding_line(r, "Late fall of the transfer") for r in _records(findings, "late_fall")]
+        out += [finding_line(r, "Transfer at the end") for r in records_of(findings, "final_transfer")]
+        out += [finding_line(r, "Late fall of the transfer") for r in records_of(findings, "late_fall")]
         out += [""] + best_transfer_lines(findings, names)
 
     mi_rows = {s: n["mi"] for s, n in per_seed.items()}
@@ -349,7 +144,7 @@ def build_report(results: Dict[str, Any]) -> str:
         rows = [
             (run, e, format_mean_sd(v), format_mean_sd(ty[run][e])) for run in xt for e, v in sorted(xt[run].items())
         ]
-        out += _table(["arm", "epoch", "I(X;T) (nats)", "I(T;Y) (nats)"], rows)
+        out += table(["arm", "epoch", "I(X;T) (nats)", "I(T;Y) (nats)"], rows)
         out += [f"![information plane]({PLANE_PLOT})", ""]
 
     out += _conversion_section(per_seed, names)
@@ -393,7 +188,7 @@ def _conversion_section(per_seed, names: Sequence[str]) -> List[str]:
         "the compared outputs and the seeds:",
         "",
     ]
-    return out + _table(
+    return out + table(
         ["network", "target", "outputs", "max relative difference"],
         [(n, t, ", ".join(o), f"{d:.1e}") for (n, t), (o, d) in sorted(conversions.items(), key=in_arm_order)],
     )
@@ -409,7 +204,7 @@ def _study_root(per_seed: Mapping[int, Mapping[str, Any]]) -> str:
     return ""
 
 
-def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int], root: str = "") -> List[str]:
+def _stepstable(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int], root: str = "") -> List[str]:
     """One row per step: its command (the first seed's; the others differ in paths and ``SEED``) and
     its seconds for every seed. ``root``: an older study's folder, shown as relative paths."""
     rows: Dict[str, Dict[str, Any]] = {}
@@ -419,7 +214,7 @@ def _steps_table(steps: Sequence[Mapping[str, Any]], seeds: Sequence[int], root:
         row = rows.setdefault(name, {"command": command, "seconds": {}})
         row["seconds"][int(seed_tag[len("seed") :])] = step["seconds"]
     header = ["step", "command (first seed)"] + [f"seconds, seed {seed}" for seed in seeds]
-    return _table(
+    return table(
         header,
         [
             [name, f"`{row['command']}`"] + [row["seconds"].get(s, float("nan")) for s in seeds]
