@@ -5,7 +5,7 @@ Seconds per iteration of ``tools/train_net.py``'s ``Trainer`` (DefaultTrainer wi
 the plugin's checkpointer and backbone) against Detectron2's plain training loop
 (``SimpleTrainer`` with an LR scheduler step, as in Detectron2's ``plain_train_net.py``) on the
 same config (configs/coco_maskrcnn_ctc.yaml, small images), the same converted ResNet-50
-weights and the same tiny COCO (tests/coco_tiny.py), steps interleaved in rounds.
+weights and the same tiny COCO (tests/fixtures/datasets.py), steps interleaved in rounds.
 Then wall seconds of ``tools/convert_weights.py`` (convert plus verify) for a ResNet-50, to
 Detectron2 and to timm. The last line is ``key=value`` pairs.
 """

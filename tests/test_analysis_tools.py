@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from fixtures.datasets import write_stl10
+from fixtures.networks import save_pretrain_checkpoint
 from PIL import Image
-from random_resnet import save_pretrain_checkpoint
 
 from ctc_plugin.analysis.runs import load_backbone, select_epochs
 from ctc_plugin.analysis.targets import split_names
@@ -95,6 +96,7 @@ def test_bad_run_folders_are_user_errors(tmp_path):
 # ---- the tools ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     out = tmp_path / "transfer"
@@ -142,6 +144,7 @@ def test_temporal_transfer_tool_writes_table_and_png(run_dir, tmp_path):
     assert (out / "temporal_transfer.csv").read_text() == before
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_runs_rows_are_the_same_whatever_the_other_runs_of_the_invocation(run_dir, other_run_dir, tmp_path):
     """A study probes each arm in its own process: it must get the numbers of probing all arms in one."""
@@ -228,6 +231,7 @@ def run_tool(name, *args):
     )
 
 
+@pytest.mark.slow
 def test_tools_turn_bad_input_into_one_line(tmp_path):
     result = run_tool("temporal_transfer", "--run", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path))
     assert result.returncode == 2
@@ -259,23 +263,6 @@ def test_analysis_flags_out_of_range_are_one_line(tmp_path, capsys, tool, flags,
 
 
 # ---- target datasets in their official layouts ------------------------------------------------
-
-
-def write_stl10(root, n_train=6, n_test=4, seed=0):
-    """A tiny stl10_binary/: images column-major per channel, labels 1..10. Returns the images (HWC)."""
-    folder = root / "stl10_binary"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    images = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        hwc = rng.integers(0, 256, size=(n, 96, 96, 3), dtype=np.uint8)
-        # MATLAB order: for each image, each channel stored column by column, i.e. (N, C, W, H).
-        hwc.transpose(0, 3, 2, 1).tofile(folder / f"{split}_X.bin")
-        (np.arange(n) % 10 + 1).astype(np.uint8).tofile(folder / f"{split}_y.bin")
-        images[split] = hwc
-    names = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
-    (folder / "class_names.txt").write_text("\n".join(names) + "\n")
-    return images
 
 
 def test_stl10_reads_the_official_layout(tmp_path):
@@ -380,6 +367,7 @@ def test_hook_probes_every_k_epochs_and_after_the_last():
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_hook_runs_the_release_protocol_on_a_copy():
     from detectron2.utils.events import EventStorage

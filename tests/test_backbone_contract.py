@@ -9,7 +9,7 @@ import os
 
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.datasets import write_tiny_cifar100
 from torch import nn
 
 from ctc_plugin import BACKBONE_REGISTRY

@@ -19,13 +19,13 @@ import timm
 import torch
 import torch.nn.functional as F  # noqa: N812  (torch convention)
 import torchvision
-from coco_tiny import write_tiny_coco
 from detectron2.config import get_cfg as get_detectron2_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY as DETECTRON2_BACKBONES
 from detectron2.modeling import Backbone as Detectron2Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
-from test_train_net import TINY as TINY_DETECTION
+from fixtures.datasets import write_tiny_coco
+from fixtures.detection import TINY as TINY_DETECTION
 from torch import nn
 
 from ctc_plugin import BACKBONE_REGISTRY

@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from coco_tiny import write_tiny_coco
-from log_streams import rebind_closed_log_streams
-from random_resnet import random_resnet
-from test_fgvc_datasets import write_aircraft, write_cub, write_inat
+from fixtures.datasets import write_aircraft, write_cub, write_inat, write_tiny_coco
+from fixtures.log_streams import rebind_closed_log_streams
+from fixtures.networks import random_resnet
 
 from ctc_plugin.cli import finetune_fgvc, train_net
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
@@ -167,6 +166,7 @@ def test_a_coco_training_index_that_does_not_parse_is_one_line(tmp_path, coco, c
     )
 
 
+@pytest.mark.slow
 def test_a_user_error_inside_detectron2_s_training_loop_is_one_line_alone(tmp_path, coco):
     """The test index breaks during the run (an evaluation after the first step, inside Detectron2's
     loop): the tool's line, and neither Detectron2's "Exception during training" nor a traceback."""

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from random_resnet import random_resnet
+from fixtures.networks import random_resnet
 from torch import nn
 
 from ctc_plugin.modeling import CTC, OtherClassNegatives, RevitalizationTerm

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.checkpoints import assert_same_training_state
+from fixtures.datasets import write_tiny_cifar100
 
 from ctc_plugin.checkpoint import load_file
 from ctc_plugin.utils.errors import PREEMPTED_STATUS, UserError
@@ -74,27 +75,7 @@ def uninterrupted(cifar_root, tmp_path_factory):
     return load_file(str(run / "model_final.pth"))
 
 
-def assert_same_training_state(expected, actual):
-    """The network, the heads, the information bank and every memory: bitwise."""
-    for key, value in expected["model"].items():
-        assert torch.equal(value, actual["model"][key]), key
-    assert expected["ctc"]["stage"] == actual["ctc"]["stage"]
-    for term in ("ias", "irs"):
-        wanted, got = expected["ctc"]["terms"][term], actual["ctc"]["terms"][term]
-        for key, value in wanted.items():
-            if key == "_extra_state":
-                for name, memory in value.items():  # memories and log Z (None until first estimated)
-                    same = torch.equal(memory, got[key][name]) if torch.is_tensor(memory) else memory == got[key][name]
-                    assert same, (term, name)
-            else:
-                assert torch.equal(value, got[key]), (term, key)
-    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
-    for index, state in momentum.items():
-        assert torch.equal(
-            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
-        )
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, marker", [(1, "iter: 2 "), (2, "iter: 19 ")], ids=["stage-1", "stage-2"])
 def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(
     tmp_path, cifar_root, uninterrupted, stage, marker
@@ -125,6 +106,7 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(
     assert_same_training_state(uninterrupted, load_file(str(run / "model_final.pth")))
 
 
+@pytest.mark.slow
 def test_sigterm_to_detectron2_launch_stops_every_process_at_one_iteration(tmp_path, cifar_root):
     """Only the launching process is signalled (as Kubernetes signals PID 1): it passes the
     signal on, both processes stop after the same iteration, and the job exits 75."""
@@ -168,6 +150,7 @@ def assert_ranks_agree(run):
     return rank0
 
 
+@pytest.mark.slow
 def test_torchrun_and_srun_processes_join_one_group_and_train_as_launch_does(tmp_path, cifar_root):
     """Detectron2's launch (--num-gpus 2), torchrun --nproc_per_node 2 and two srun-style tasks:
     each gives identical memories and weights on both ranks, and the three give the same ones."""
@@ -219,6 +202,7 @@ def test_torchrun_and_srun_processes_join_one_group_and_train_as_launch_does(tmp
             assert torch.equal(value, states[name][key]), (name, key)
 
 
+@pytest.mark.slow
 def test_a_launcher_that_started_the_processes_refuses_num_gpus(tmp_path, cifar_root):
     env = launcher_env(RANK=0, WORLD_SIZE=2, LOCAL_RANK=0, LOCAL_WORLD_SIZE=2, MASTER_ADDR="127.0.0.1", MASTER_PORT=1)
     command = pretrain_command(tmp_path / "run", cifar_root, TWO_PROCESSES, ["--num-gpus", "2"])

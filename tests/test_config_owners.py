@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.datasets import write_tiny_cifar100
 
 from ctc_plugin import CONFIG_REGISTRY
 from ctc_plugin.analysis.targets import PROTOCOLS
@@ -96,6 +96,7 @@ def test_owners_rules_and_checks_are_applied_before_training(opts, message):
     check_pretrain_values(get_cfg(), num_train_images=40)  # the defaults pass
 
 
+@pytest.mark.slow
 def test_a_term_of_a_users_own_brings_its_key_and_trains(tmp_path):
     root = write_tiny_cifar100(str(tmp_path / "data"), num_train=64, num_test=16)
     output = tmp_path / "run"

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from random_resnet import random_resnet, save_pretrain_checkpoint
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from torch import nn
 
 from ctc_plugin.convert import TOLERANCES, detectron2_checkpoint, detectron2_name, load_resnet_state_dict
@@ -121,6 +121,7 @@ def test_refusals_name_the_problem():
         load_resnet_state_dict({"model": network.state_dict(), "backbone": record})
 
 
+@pytest.mark.slow
 def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
 
@@ -145,6 +146,7 @@ def test_cli_converts_resnet50_and_detectron2_reads_it(tmp_path):
     assert read["__author__"] == payload["__author__"]
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_non_resnet_in_one_line(tmp_path):
     source = tmp_path / "not_resnet.pth"
     torch.save({"model": nn.Linear(4, 2).state_dict()}, source)

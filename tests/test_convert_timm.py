@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from random_resnet import random_resnet, save_pretrain_checkpoint
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 
 from ctc_plugin.convert import TOLERANCES
 from ctc_plugin.convert.source import load_resnet_state_dict
@@ -66,6 +66,7 @@ def test_cifar_stem_is_refused_with_the_reason(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_tool_refuses_cifar_stem_in_one_line(tmp_path):
     checkpoint = save_pretrain_checkpoint(random_resnet(18, stem="cifar"), str(tmp_path / "cifar.pth"))
     result = subprocess.run(

@@ -6,25 +6,11 @@ import os
 import numpy as np
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
+from fixtures.datasets import write_fashion_mnist, write_tiny_cifar100
 from PIL import Image
 
 from ctc_plugin.data import EpochBatchSampler, IndexedSamples, build_dataset, build_train_loader, build_transform
 from ctc_plugin.utils.errors import UserError
-
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def write_fashion_mnist(folder: str, count: int = 20) -> None:
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for prefix in ("train", "t10k"):
-        write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"), rng.integers(0, 256, (count, 28, 28)))
-        write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), np.arange(count) % 10)
 
 
 def test_cifar100_official_layout(tmp_path):

@@ -7,13 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from test_data import write_fashion_mnist
+from fixtures.datasets import write_fashion_mnist
 
 from ctc_plugin.study.report import build_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_demo_pipeline_writes_the_report(tmp_path):
     fashion = tmp_path / "fashion-mnist"
     write_fashion_mnist(str(fashion), count=200)

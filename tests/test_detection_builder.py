@@ -7,7 +7,7 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.modeling import BACKBONE_REGISTRY, build_model
-from random_resnet import random_resnet, save_pretrain_checkpoint
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 
 import ctc_plugin.detection  # noqa: F401  (registers the builder)
 from ctc_plugin.convert import (

@@ -2,14 +2,17 @@
 
 import os
 
+import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import launch
 from detectron2.utils import comm
+from fixtures.datasets import write_tiny_cifar100
 from rank_dump import rank_state
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.engine import CTCTrainer
+
+pytestmark = pytest.mark.slow  # two training processes (Detectron2's launch)
 
 
 def train_and_dump(cfg, out_dir: str) -> None:

@@ -7,9 +7,8 @@ import os
 import numpy as np
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
-from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_analysis_tools import write_stl10
+from fixtures.datasets import write_stl10, write_tiny_cifar100
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from torch import nn
 from torchvision import transforms as T
 

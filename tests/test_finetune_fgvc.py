@@ -9,9 +9,10 @@ import sys
 
 import pytest
 import torch
-from processes import kill_when_written
-from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_fgvc_datasets import LAYOUTS, NUM_CLASSES
+from fixtures.checkpoints import assert_same_final_weights_and_momentum
+from fixtures.datasets import LAYOUTS, NUM_CLASSES
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
+from fixtures.processes import kill_when_written
 
 from ctc_plugin.checkpoint import find_resume_checkpoint
 from ctc_plugin.config import merge_config
@@ -120,6 +121,7 @@ def test_timm_reads_the_final_checkpoint_itself(tmp_path, weights):
         assert torch.equal(model.state_dict()[key], value), key
 
 
+@pytest.mark.slow
 def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     output = str(tmp_path / "out")
@@ -149,24 +151,15 @@ def test_tool_trains_resumes_and_evaluates(tmp_path, weights):
     assert read_results(output)["provenance"]["resumptions"] == 1  # the evaluated checkpoint's count
 
 
-def assert_same_final_weights_and_momentum(expected_run, actual_run):
-    expected = torch.load(expected_run / "model_final.pth", weights_only=True)
-    actual = torch.load(actual_run / "model_final.pth", weights_only=True)
-    for key, value in expected["model"].items():
-        assert torch.equal(value, actual["model"][key]), key
-    momentum = expected["trainer"]["_trainer"]["optimizer"]["state"]
-    for index, state in momentum.items():
-        assert torch.equal(
-            state["momentum_buffer"], actual["trainer"]["_trainer"]["optimizer"]["state"][index]["momentum_buffer"]
-        )
-
-
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "5"]
     common += ["DATASETS.ROOT", root, "MODEL.WEIGHTS", weights["timm"], "TEST.EVAL_PERIOD_EPOCHS", "0"]
     reference = run_tool(*common, "OUTPUT_DIR", str(tmp_path / "reference"))
     assert reference.returncode == 0, reference.stderr[-2000:]
+    kept = sorted(name for name in os.listdir(tmp_path / "reference") if name.endswith(".pth"))
+    assert kept == ["model_epoch_0004.pth", "model_epoch_0005.pth", "model_final.pth"]  # SOLVER.MAX_CHECKPOINTS 2
 
     interrupted = tmp_path / "interrupted"
     command = [sys.executable, TOOL, *common, "SOLVER.MAX_CHECKPOINTS", "0", "OUTPUT_DIR", str(interrupted)]
@@ -181,18 +174,7 @@ def test_sigkill_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights)
     assert read_results(interrupted)["provenance"]["resumptions"] == 1
 
 
-def test_only_the_newest_checkpoints_are_kept(tmp_path, weights):
-    root = LAYOUTS["cub200"](str(tmp_path / "data"))
-    output = tmp_path / "out"
-    result = run_tool(
-        "--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "3", "TEST.EVAL_PERIOD_EPOCHS", "0",
-        "DATASETS.ROOT", root, "MODEL.WEIGHTS", weights["timm"], "OUTPUT_DIR", str(output),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    kept = sorted(name for name in os.listdir(output) if name.endswith(".pth"))
-    assert kept == ["model_epoch_0002.pth", "model_epoch_0003.pth", "model_final.pth"]  # SOLVER.MAX_CHECKPOINTS 2
-
-
+@pytest.mark.slow
 def test_tool_names_the_missing_index_file(tmp_path):
     root = LAYOUTS["aircraft"](str(tmp_path / "data"))
     os.remove(os.path.join(root, "fgvc-aircraft-2013b", "data", "images_variant_trainval.txt"))
@@ -206,6 +188,7 @@ def test_tool_names_the_missing_index_file(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_on_cpu(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))
     output = str(tmp_path / "out")
@@ -220,6 +203,7 @@ def test_two_processes_on_cpu(tmp_path, weights):
     assert os.path.isfile(os.path.join(output, "model_final.pth"))
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, weights):
     root = LAYOUTS["cub200"](str(tmp_path / "data"))  # 9 training images: 9 iterations an epoch
     common = ["--config-file", "configs/fgvc/cub200_r50.yaml", *TINY, "SOLVER.EPOCHS", "2"]

@@ -8,8 +8,8 @@ with a float64 CPU reference (TF32 off), or checks what must hold on any device.
 import pytest
 import torch
 import torch.nn.functional as F
-from random_resnet import random_resnet
-from test_losses import reference_ias_full, reference_nce, reference_update
+from fixtures.networks import random_resnet
+from fixtures.references import reference_ias_full, reference_nce, reference_update
 
 from ctc_plugin.config import get_cfg
 from ctc_plugin.modeling import (

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts a Python process (an import or a tool)
+
 BLOCK_BRIDGES = """
 import importlib.abc, importlib.util, sys
 BRIDGES = ("detectron2", "timm")
@@ -87,7 +89,7 @@ def test_a_second_run_in_the_same_process_logs_once_to_the_console_and_to_its_ow
 
 def test_to_detectron2_without_detectron2_says_so_in_one_line_and_writes_unverified_on_request(tmp_path):
     import torch
-    from random_resnet import random_resnet
+    from fixtures.networks import random_resnet
 
     source = str(tmp_path / "r18.pth")
     torch.save(random_resnet(18).state_dict(), source)

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from fixtures.references import reference_ias_full, reference_nce, reference_update
 from torch import nn
 
 from ctc_plugin.config import get_cfg
@@ -26,39 +27,6 @@ N, D, B = 200, 16, 6
 
 def unit(rows: int, seed: int) -> torch.Tensor:
     return F.normalize(torch.randn(rows, D, generator=torch.Generator().manual_seed(seed)), dim=1)
-
-
-def reference_ias_full(z, memory, indices, tau):
-    """-log( exp(z.m_i / tau) / sum_j exp(z.m_j / tau) ), averaged, in float64 loops."""
-    z, memory = z.double(), memory.double()
-    total = 0.0
-    for b in range(z.size(0)):
-        logits = [float(z[b] @ memory[j]) / tau for j in range(memory.size(0))]
-        log_sum = math.log(sum(math.exp(s) for s in logits))
-        total += -(logits[int(indices[b])] - log_sum)
-    return total / z.size(0)
-
-
-def reference_nce(scores, n):
-    """docs/method.md: P_j = exp(s_j) / Z, Z = mean(exp) * N on this (first) batch; Pn = 1/N;
-    -[log(P_pos / (P_pos + K Pn)) + sum_k log(K Pn / (P_k + K Pn))] / batch."""
-    exp = [[math.exp(float(s)) for s in row] for row in scores.double()]
-    z = sum(sum(row) for row in exp) / (len(exp) * len(exp[0])) * n
-    k = len(exp[0]) - 1
-    noise = k / n
-    total = 0.0
-    for row in exp:
-        p = [e / z for e in row]
-        total += math.log(p[0] / (p[0] + noise)) + sum(math.log(noise / (q + noise)) for q in p[1:])
-    return -total / len(exp)
-
-
-def reference_update(memory, indices, values, momentum):
-    memory = memory.clone().double()
-    for i, v in zip(indices.tolist(), values.double()):
-        m = momentum * memory[i] + (1 - momentum) * v
-        memory[i] = m / math.sqrt(float((m * m).sum()))
-    return memory
 
 
 def test_ias_full_softmax_matches_the_formula():

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts tool processes
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = (
     "ctc-pretrain", "ctc-train-net", "ctc-finetune-fgvc", "ctc-convert", "ctc-temporal-transfer", "ctc-estimate-mi",

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from cifar_tiny import write_tiny_cifar100
-from processes import kill_when_written
+from fixtures.datasets import write_tiny_cifar100
+from fixtures.processes import kill_when_written
 from torch import nn
+
+pytestmark = pytest.mark.slow  # every test here starts tool processes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(REPO, "tools", "pretrain.py")

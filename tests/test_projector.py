@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import launch
 from detectron2.utils import comm
+from fixtures.datasets import write_tiny_cifar100
 from rank_dump import rank_state
 from torch import nn
 
@@ -236,6 +236,7 @@ def _train_and_dump(cfg, folder: str) -> None:
     torch.save(rank_state(trainer.ctc), os.path.join(folder, f"rank{comm.get_rank()}.pth"))
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_projector_without_waiting_for_the_unused_fc(tmp_path):
     root = write_tiny_cifar100(str(tmp_path / "data"), num_train=64, num_test=8)
     cfg = get_cfg()

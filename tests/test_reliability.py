@@ -19,11 +19,9 @@ import time
 import numpy as np
 import pytest
 import torch
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
+from fixtures.datasets import NUM_CLASSES, write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.networks import random_resnet, save_pretrain_checkpoint
 from PIL import Image
-from random_resnet import random_resnet, save_pretrain_checkpoint
-from test_fgvc_datasets import NUM_CLASSES, write_cub
 from torch.utils.data import DataLoader, Dataset
 
 from ctc_plugin.checkpoint import find_resume_checkpoint, load_file
@@ -537,6 +535,7 @@ atomic_write(sys.argv[1], write)
 """
 
 
+@pytest.mark.slow
 def test_kill_during_checkpoint_write_leaves_the_previous_one_loadable(tmp_path):
     path = tmp_path / "model_epoch_0001.pth"
     atomic_torch_save({"model": {"w": torch.arange(4.0)}, "iteration": 3}, str(path))
@@ -548,6 +547,7 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one_loadable(tmp_path)
     assert find_resume_checkpoint(str(tmp_path)) == str(path)  # never a candidate
 
 
+@pytest.mark.slow
 def test_resume_skips_a_stale_tag_and_a_damaged_newest_checkpoint(files, tmp_path):
     """last_checkpoint names a file that is gone, the newest file is damaged: resume takes the
     newest readable one and the run still ends bitwise where the uninterrupted one did."""
@@ -591,6 +591,7 @@ def _spawned_children(pid):
     return sorted(children)
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_ends_the_job_with_one_line(files, tmp_path):
     run = tmp_path / "run"
     command = [
@@ -629,6 +630,7 @@ def _file_size_limit(limit: int):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_cannot_be_written_stops_with_one_line_and_the_previous_one_loads(files, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, os.path.join(TOOLS, "pretrain.py"), "--config-file", PRETRAIN_CONFIG]
@@ -690,6 +692,7 @@ def assert_no_traceback_logged(output_dir):
     assert "Traceback" not in log and "Exception during training" not in log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers, how", [(0, "not an image"), (2, "truncated")])
 def test_an_undecodable_cub_image_is_one_line_naming_file_and_dataset(tmp_path, workers, how):
     root = write_cub(str(tmp_path / "cub"))
@@ -704,6 +707,7 @@ def test_an_undecodable_cub_image_is_one_line_naming_file_and_dataset(tmp_path, 
     assert_no_traceback_logged(tmp_path / "out")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers, how", [(0, "truncated"), (2, "not an image")])
 def test_an_undecodable_imagenet_image_is_one_line_naming_file_and_dataset(tmp_path, workers, how):
     root = write_image_folder(tmp_path / "imagenet")
@@ -735,6 +739,7 @@ def _forked_children(pid):
     return children
 
 
+@pytest.mark.slow
 def test_a_killed_loader_worker_ends_the_run_with_one_line_and_resume_continues(files, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, os.path.join(TOOLS, "pretrain.py"), "--config-file", PRETRAIN_CONFIG]

@@ -9,9 +9,8 @@ import shutil
 
 import pytest
 import yaml
-from cifar_tiny import write_tiny_cifar100
 from detectron2.engine import HookBase
-from test_fgvc_datasets import LAYOUTS
+from fixtures.datasets import LAYOUTS, write_tiny_cifar100
 
 from ctc_plugin.analysis.runs import load_run_config, run_normalization
 from ctc_plugin.cli import finetune_fgvc, pretrain

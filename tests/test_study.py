@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from test_data import write_fashion_mnist
+from fixtures.datasets import write_fashion_mnist
 
 from ctc_plugin.cli import study
 from ctc_plugin.study import Command, DownstreamTask, register_task
@@ -72,6 +72,7 @@ def _numbers(results):
     return strip(results["per_seed"])
 
 
+@pytest.mark.slow
 def test_a_study_gives_the_same_numbers_serially_with_two_jobs_and_as_cluster_jobs(tmp_path, capsys):
     opts = ["SEEDS", "[0]", "MI.ARMS", "['no_ias']", "DOWNSTREAM.INITS", "['no_ias', 'random']",
             "DOWNSTREAM.TASKS", "['fgvc', 'toy']"]  # fmt: skip
@@ -194,6 +195,7 @@ def test_report_reads_the_demo_results_from_before_arms():
     assert "The Mask R-CNN runs train for 100 iterations and the fine-tunes are scored on 200 test images" in report
 
 
+@pytest.mark.slow
 def test_an_interrupted_parallel_study_stops_its_steps_and_continues(tmp_path):
     small = "['DATASETS.IMAGES_PER_CLASS', '8', 'SOLVER.IMS_PER_BATCH', '4', 'SOLVER.IAS_EPOCHS', '2', "
     small += "'SOLVER.IRS_EPOCHS', '1', 'TRAINER.LOG_PERIOD', '2', 'TEST.IMS_PER_BATCH', '64']"

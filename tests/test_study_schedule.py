@@ -6,9 +6,11 @@ import signal
 import subprocess
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from ctc_plugin.study import steps
 from ctc_plugin.study.graph import Step
 from ctc_plugin.study.schedule import run_steps
 from ctc_plugin.study.steps import StepRunner
@@ -121,8 +123,8 @@ def test_an_interrupted_parallel_study_continues_where_it_stopped(tmp_path):
             time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C (ctc-study turns SIGTERM into the same) while both pretrain
 
-    def exec_factory(step):  # the step's process is the sleep itself, as a tool's is
-        return ["sh", "-c", f"echo start {step.name} >> {events}; exec {' '.join(step.args)}"]
+    def exec_factory(step):  # the step's process is the sleep itself, as a tool's is (same pid)
+        return ["sh", "-c", f"echo start {step.name} $$ >> {events}; exec {' '.join(step.args)}"]
 
     threading.Thread(target=interrupt_when_two_run, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
@@ -130,7 +132,8 @@ def test_an_interrupted_parallel_study_continues_where_it_stopped(tmp_path):
     ledger = json.loads((tmp_path / "s" / "steps.json").read_text())
     assert sorted((s["name"], s["finished"]) for s in ledger) == [("seed0_pretrain_a", False),
                                                                   ("seed0_pretrain_b", False)]  # fmt: skip
-    assert not subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True).stdout  # stopped with the study
+    pids = [line.split()[2] for line in events.read_text().splitlines()]
+    assert len(pids) == 2 and not any(os.path.exists(f"/proc/{pid}") for pid in pids)  # stopped and reaped
     events.unlink()
     run_steps(_graph("0"), StepRunner(out, {}, command_factory=_shell(events)), 2)
     assert len(_events(events)) == 14  # the 7 steps ran: the stopped ones again, then the rest
@@ -158,3 +161,32 @@ def test_only_final_networks_are_kept_once_their_readers_finished(tmp_path):
     # Every reader of the epoch checkpoints finished: only model_final.pth stays (the converter reads it).
     assert prune_checkpoints(steps, {"seed0_pretrain_a", "seed0_probe_a", "seed0_mine_a"}) == 30
     assert os.listdir(run) == ["model_final.pth"]
+
+
+def test_a_step_whose_process_starts_as_the_study_is_interrupted_is_stopped_too(tmp_path, monkeypatch):
+    """The interruption comes between a step's process starting and the runner holding it (a
+    starved thread on a busy machine): stopping waits for it and stops it, rather than miss it."""
+    started = threading.Event()
+
+    def popen_then_stall(*args, **kwargs):
+        process = subprocess.Popen(*args, **kwargs)
+        started.set()
+        time.sleep(1)  # the thread is not scheduled for a while
+        return process
+
+    stalled = SimpleNamespace(Popen=popen_then_stall, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT)
+    monkeypatch.setattr(steps, "subprocess", stalled)
+
+    def interrupt_when_started():
+        started.wait(30)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    begin = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_steps(
+            _graph("30")[:1], StepRunner(str(tmp_path / "s"), {}, command_factory=lambda step: list(step.args)), 1
+        )
+    assert time.monotonic() - begin < 25  # not the step's 30 s
+    (step,) = json.loads((tmp_path / "s" / "steps.json").read_text())
+    assert (step["name"], step["finished"]) == ("seed0_pretrain_a", False)

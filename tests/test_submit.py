@@ -10,11 +10,9 @@ import sys
 import time
 
 import pytest
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
-from random_resnet import random_resnet
-from test_cluster import assert_same_training_state
-from test_fgvc_datasets import write_cub
+from fixtures.checkpoints import assert_same_training_state
+from fixtures.datasets import write_cub, write_tiny_cifar100, write_tiny_coco
+from fixtures.networks import random_resnet
 
 from ctc_plugin.checkpoint import load_file
 from ctc_plugin.cli import submit
@@ -103,6 +101,7 @@ def test_a_fresh_job_over_a_finished_run_is_refused_before_submission(tmp_path, 
     assert not (run / "submitit").exists()
 
 
+@pytest.mark.slow
 def test_a_preempted_pretraining_job_requeues_itself_and_ends_bitwise_as_the_uninterrupted_run(tmp_path, cifar_root):
     assert reference_run("pretrain", pretrain_args(tmp_path / "reference", cifar_root)) == 0
     run = tmp_path / "run"
@@ -117,6 +116,7 @@ def test_a_preempted_pretraining_job_requeues_itself_and_ends_bitwise_as_the_uni
                                load_file(str(run / "model_final.pth")))  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_job_past_its_allowed_timeouts_stops_with_one_line_naming_its_last_checkpoint(tmp_path, cifar_root, capsys):
     """With a 5-minute limit every signal counts as a timeout (after min(0.8 x limit, limit - 10 min))."""
     run = tmp_path / "run"
@@ -132,8 +132,9 @@ def test_a_job_past_its_allowed_timeouts_stops_with_one_line_naming_its_last_che
     assert not (run / "model_final.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_preempted_fine_tuning_job_ends_bitwise_as_the_uninterrupted_run(tmp_path):
-    from test_finetune_fgvc import assert_same_final_weights_and_momentum
+    from fixtures.checkpoints import assert_same_final_weights_and_momentum
 
     from ctc_plugin.convert.source import load_resnet_state_dict as load_any
 
@@ -155,6 +156,7 @@ def test_a_preempted_fine_tuning_job_ends_bitwise_as_the_uninterrupted_run(tmp_p
     assert_same_final_weights_and_momentum(tmp_path / "reference", run)
 
 
+@pytest.mark.slow
 def test_a_preempted_train_net_job_resumes_its_iteration_and_weights(tmp_path, monkeypatch):
     datasets = write_tiny_coco(str(tmp_path / "datasets"))
     monkeypatch.setenv("DETECTRON2_DATASETS", datasets)  # read by the job's fresh process

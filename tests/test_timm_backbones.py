@@ -12,11 +12,9 @@ import sys
 import pytest
 import timm
 import torch
-from cifar_tiny import write_tiny_cifar100
-from coco_tiny import write_tiny_coco
-from test_fgvc_datasets import LAYOUTS, NUM_CLASSES
-from test_train_net import TINY as TINY_DETECTION
-from test_train_net import missing_from_checkpoint
+from fixtures.datasets import LAYOUTS, NUM_CLASSES, write_tiny_cifar100, write_tiny_coco
+from fixtures.detection import TINY as TINY_DETECTION
+from fixtures.detection import missing_from_checkpoint
 
 from ctc_plugin.analysis.runs import load_backbone
 from ctc_plugin.backbones import TimmBackbone
@@ -114,6 +112,7 @@ def test_to_timm_is_verified_and_timms_loader_reads_it(runs, name, tmp_path, cap
         assert torch.equal(model(random_images()), network.eval()(random_images()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORKS)
 def test_to_detectron2_is_verified_and_mask_rcnn_trains_on_it(runs, name, tmp_path, capsys):
     weights = str(tmp_path / f"{name}.pkl")

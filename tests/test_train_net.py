@@ -10,34 +10,16 @@ import signal
 import subprocess
 import sys
 
-from coco_tiny import write_tiny_coco
-from random_resnet import random_resnet
+import pytest
+from fixtures.datasets import write_tiny_coco
+from fixtures.detection import TINY, missing_from_checkpoint
+from fixtures.networks import random_resnet
 
 from ctc_plugin.convert import detectron2_checkpoint, load_resnet_state_dict, save_detectron2_pickle
 
+pytestmark = pytest.mark.slow  # every test here starts tool processes
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = [
-    "MODEL.DEVICE",
-    "cpu",
-    "INPUT.MIN_SIZE_TRAIN",
-    "(96,)",
-    "INPUT.MAX_SIZE_TRAIN",
-    "128",
-    "INPUT.MIN_SIZE_TEST",
-    "96",
-    "INPUT.MAX_SIZE_TEST",
-    "128",
-    "SOLVER.IMS_PER_BATCH",
-    "2",
-    "SOLVER.MAX_ITER",
-    "3",
-    "MODEL.RPN.BATCH_SIZE_PER_IMAGE",
-    "32",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
-    "32",
-    "DATALOADER.NUM_WORKERS",
-    "0",
-]
 
 
 def train_net(output_dir: str, datasets: str, *args: str) -> subprocess.CompletedProcess:
@@ -53,13 +35,6 @@ def train_net(output_dir: str, datasets: str, *args: str) -> subprocess.Complete
     ]
     env = dict(os.environ, DETECTRON2_DATASETS=datasets)
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-
-
-def missing_from_checkpoint(log: str) -> str:
-    """Detectron2's "not found in the checkpoint" list, as logged."""
-    match = re.search(r"not found in the checkpoint:\n(.*?)\n\[", log, re.S)
-    assert match, "Detectron2 logged no load report"
-    return match.group(1)
 
 
 def test_train_evaluate_then_eval_only(tmp_path):

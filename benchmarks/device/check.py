@@ -22,7 +22,8 @@ each recorded as passed or failed with its figures, so that one failure does not
   CUB-200-2011: s/iter.
 
 Writes ``check.json`` and ``check.md`` to the output folder; exits 1 when a section failed.
-``--tiny`` runs every section at toy size on a CPU in a minute or two (the test suite does).
+``--tiny`` runs every section at toy size on a CPU in a minute or two; the test suite runs it with
+``--skip gpu_tests``, as it runs tests/test_gpu.py itself.
 """
 
 import argparse
@@ -54,6 +55,7 @@ PRESETS = {
     "r18_cifar": (18, "cifar", 32, 64, 50_000, 0, 16_384),
     "r50_imagenet": (50, "imagenet", 224, 128, 128_000, 16_384, 16_384),
 }
+SECTIONS = ("gpu_tests", "steps", "negatives", "loader", "pretrain", "train_net", "finetune_fgvc")
 TINY_PRESETS = {
     "r18_cifar": (18, "cifar", 16, 4, 256, 0, 32),
     "r50_imagenet": (50, "imagenet", 32, 2, 256, 32, 32),
@@ -63,10 +65,11 @@ TINY_PRESETS = {
 class Report:
     """Sections with their status, figures and time; written as JSON and Markdown."""
 
-    def __init__(self, tiny: bool, device: torch.device) -> None:
+    def __init__(self, tiny: bool, device: torch.device, skipped: List[str]) -> None:
         self.sections: Dict[str, Dict[str, Any]] = {}
         gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         self.header = {"gpu": gpu, "torch": torch.__version__, "date": date.today().isoformat(), "tiny": tiny}
+        self.header["skipped"] = skipped
 
     @contextmanager
     def section(self, name: str):
@@ -92,6 +95,8 @@ class Report:
             json.dump({**self.header, "sections": self.sections}, f, indent=2)
         h = self.header
         lines = [f"GPU check: {h['gpu']}, torch {h['torch']}, {h['date']}" + (" (--tiny)" if h["tiny"] else ""), ""]
+        if h["skipped"]:
+            lines[1:1] = ["", f"Not run: {', '.join(h['skipped'])}."]
         lines += ["| section | status | figures |", "|---|---|---|"]
         for name, s in self.sections.items():
             shown = {k: v for k, v in s.items() if k not in ("status", "error")}
@@ -287,14 +292,17 @@ def main() -> int:
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--tiny", action="store_true", help="toy sizes on the CPU: proves every section runs")
     parser.add_argument("--only", default="", help="comma-separated sections (default all)")
+    parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
     args = parser.parse_args()
+    only, skip = (set(filter(None, value.split(","))) for value in (args.only, args.skip))
+    if (only | skip) - set(SECTIONS):
+        parser.error(f"no section {', '.join(sorted((only | skip) - set(SECTIONS)))}; sections: {', '.join(SECTIONS)}")
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    only = set(filter(None, args.only.split(",")))
-    report = Report(args.tiny, device)
+    wanted = lambda name: (not only or name in only) and name not in skip  # noqa: E731
+    report = Report(args.tiny, device, [name for name in SECTIONS if not wanted(name)])
     presets = TINY_PRESETS if args.tiny else PRESETS
-    wanted = lambda name: not only or name in only  # noqa: E731
     measured = {name: {"ce_amp": 1.0, "irs_fp32": 1.0} for name in presets}
     with tempfile.TemporaryDirectory(prefix="ctc_device_check_") as root:
         if wanted("gpu_tests"):

@@ -70,6 +70,8 @@ class StepRunner:
         self.ledger_path = os.path.join(output_dir, LEDGER)
         os.makedirs(os.path.join(output_dir, "logs"), exist_ok=True)
         self._processes: Dict[str, subprocess.Popen] = {}
+        self._stopped = False  # stop_all was called: no step starts any more
+        self._starting = threading.Lock()  # held while a step's process starts and is registered
         self._lock = threading.Lock()
         self.read_ledger()  # a damaged ledger is refused before anything runs
 
@@ -130,6 +132,7 @@ class StepRunner:
 
         Raises:
             UserError: the tool exited with a non-zero status (its log is named).
+            KeyboardInterrupt: ``stop_all`` was called before the step's process started.
         """
         if self.finished(step):
             logger.info("%s: done before, skipped", step.name)
@@ -142,11 +145,14 @@ class StepRunner:
             environment.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
         start = time.perf_counter()
         with open(log_path, "a") as log:
-            process = subprocess.Popen(
-                self.command_factory(step), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env=environment,
-            )  # fmt: skip
-            self._processes[step.name] = process
+            with self._starting:  # stop_all stops this process, or it never starts
+                if self._stopped:
+                    raise KeyboardInterrupt
+                process = subprocess.Popen(
+                    self.command_factory(step), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    env=environment,
+                )  # fmt: skip
+                self._processes[step.name] = process
             try:
                 for line in process.stdout:
                     log.write(line)
@@ -166,8 +172,12 @@ class StepRunner:
         return True
 
     def stop_all(self) -> None:
-        """Ask every running step to stop (SIGTERM: a trainer saves a checkpoint at its iteration)."""
-        for process in list(self._processes.values()):
+        """Ask every running step to stop (SIGTERM: a trainer saves a checkpoint at its iteration); no
+        step starts after this (``run`` raises ``KeyboardInterrupt``)."""
+        with self._starting:
+            self._stopped = True
+            processes = list(self._processes.values())
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
 
