@@ -3,7 +3,7 @@
 Contracts:
     BACKBONE_REGISTRY: ``fn(cfg) -> nn.Module``, reading ``cfg.MODEL`` only. The module maps
         images to logits in ``forward``, to pooled penultimate features (B, num_features)
-        in ``forward_features``, holds its classifier as ``fc`` and says the feature width
+        in ``forward_pre_logits``, holds its classifier as ``fc`` and says the feature width
         in ``num_features`` (``ctc_plugin.backbones.Backbone``, checked when it is built).
         Checkpoints record the builder's name, its module and ``cfg.MODEL``, and every reader
         rebuilds the network through this registry.

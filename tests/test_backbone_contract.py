@@ -35,11 +35,11 @@ class TinyConvNet(nn.Module):
         )  # fmt: skip
         self.fc = nn.Linear(self.num_features, num_classes)
 
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(images))
+        return self.fc(self.forward_pre_logits(images))
 
 
 @BACKBONE_REGISTRY.register()
@@ -130,7 +130,7 @@ def test_a_builder_that_breaks_the_contract_is_refused_when_built():
     cfg = get_cfg()
     cfg.MODEL.BACKBONE = "build_headless_net"
     with pytest.raises(
-        UserError, match="build_headless_net built a Sequential without forward_features, fc, num_features"
+        UserError, match="build_headless_net built a Sequential without forward_pre_logits, fc, num_features"
     ):
         build_backbone(cfg)
     cfg.MODEL.BACKBONE = "build_resnet_typo"

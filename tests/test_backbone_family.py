@@ -77,11 +77,11 @@ class StageNet(nn.Module):
             x = outputs[level] = stage(x)
         return outputs
 
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
         return torch.flatten(F.adaptive_avg_pool2d(self.stages(self.stem(images)), 1), 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(images))
+        return self.head(self.forward_pre_logits(images))
 
 
 if FAMILY not in BACKBONE_REGISTRY:  # registered once per process

@@ -23,8 +23,8 @@ def test_copy_matches_the_bank(depth, stem, size, blocked_layout):
     copy.blocked_layout = copy.blocked_layout and blocked_layout
     images = torch.randn(4, 3, size, size)
     with torch.no_grad():
-        expected = bank.forward_features(images)
-    actual = copy.forward_features(images)
+        expected = bank.forward_pre_logits(images)
+    actual = copy.forward_pre_logits(images)
     assert not actual.is_mkldnn and actual.shape == expected.shape
     assert relative_error(actual, expected) < 1e-5
     assert not any(isinstance(m, nn.BatchNorm2d) for m in copy.modules())  # folded
@@ -32,7 +32,7 @@ def test_copy_matches_the_bank(depth, stem, size, blocked_layout):
     # Swapping two BN variances of the bank changes the copy's output: the folding reads them.
     bn = bank.layer1[0].bn1
     bn.running_var[[0, 1]] = bn.running_var[[1, 0]].clone()
-    assert relative_error(InferenceCopy(bank).forward_features(images), expected) > 1e-4
+    assert relative_error(InferenceCopy(bank).forward_pre_logits(images), expected) > 1e-4
 
 
 def test_other_networks_are_copied_and_run_dense():
@@ -41,7 +41,7 @@ def test_other_networks_are_copied_and_run_dense():
             super().__init__()
             self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
 
-        def forward_features(self, x):
+        def forward_pre_logits(self, x):
             return self.body(x).flatten(1)
 
     network = Features().eval()
@@ -49,7 +49,7 @@ def test_other_networks_are_copied_and_run_dense():
     assert not copy.blocked_layout
     images = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
-        assert torch.equal(copy.forward_features(images), network.forward_features(images))
+        assert torch.equal(copy.forward_pre_logits(images), network.forward_pre_logits(images))
 
 
 def test_ctc_bank_features_follow_the_bank():
@@ -58,11 +58,11 @@ def test_ctc_bank_features_follow_the_bank():
     ctc.enter_stage(2)
     images = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
-        first = irs.bank.forward_features(images)
+        first = irs.bank.forward_pre_logits(images)
         assert relative_error(irs.bank_features(images), first) < 1e-5
         # Loading another bank (as resume does) rebuilds the copy.
         other = random_resnet(18, stem="cifar", num_classes=4, seed=1)
         state = ctc.method_state_dict()
         state["terms"]["irs"].update({f"bank.{k}": v for k, v in other.state_dict().items()})
         ctc.load_method_state_dict(state)
-        assert relative_error(irs.bank_features(images), other.forward_features(images)) < 1e-5
+        assert relative_error(irs.bank_features(images), other.forward_pre_logits(images)) < 1e-5

@@ -82,7 +82,7 @@ def test_temporal_transfer_normalises_the_target_as_the_network_was_trained(tmp_
     expected_view = T.Compose([T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])  # 96 px, the run's statistics
     with torch.no_grad():
         batch = torch.stack([expected_view(image) for image in images["train"]])
-        assert torch.allclose(features, network.forward_features(batch), atol=1e-5)
+        assert torch.allclose(features, network.forward_pre_logits(batch), atol=1e-5)
     # The release protocol feeds STL-10 with CIFAR-100's statistics: wrong for this run, refused.
     release = (
         argv[:6] + argv[8:] + ["--protocol", "release", "--probe-epochs", "1", "--output-dir", str(tmp_path / "rel")]
@@ -160,7 +160,7 @@ def test_resnext_is_the_release_s(name):
     assert sum(p.numel() for p in network.parameters()) == expected
     published = {"resnext32_4x16d": 1_293_444, "resnext32_8x8d": 1_172_484, "resnext32_16x4d": 1_112_004}
     assert expected == published.get(name, 1_081_764)
-    assert network.num_features == 512 and network.forward_features(torch.randn(2, 3, 32, 32)).shape == (2, 512)
+    assert network.num_features == 512 and network.forward_pre_logits(torch.randn(2, 3, 32, 32)).shape == (2, 512)
     groups = {m.groups for m in network.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)}
     assert groups == {1, cardinality}  # the stem, and every bottleneck's grouped conv
 

@@ -106,8 +106,8 @@ def test_bank_copy_on_the_device_matches_the_bank():
     copy = InferenceCopy(bank)
     images = torch.randn(4, 3, 16, 16, device=DEVICE)
     with torch.no_grad():
-        expected = bank.forward_features(images)
-    actual = copy.forward_features(images)
+        expected = bank.forward_pre_logits(images)
+    actual = copy.forward_pre_logits(images)
     assert actual.device.type == DEVICE.type
     assert float((actual - expected).abs().max() / expected.abs().max()) < 1e-4
 

@@ -40,7 +40,7 @@ def test_probing_leaves_every_parameter_and_buffer_unchanged():
     assert all(p.grad is None for p in model.parameters())
     # The features are the eval-mode features (running statistics, not batch statistics).
     with torch.no_grad():
-        expected = model.eval().forward_features(images)
+        expected = model.eval().forward_pre_logits(images)
     assert features.shape == (12, 512) and labels.tolist() == (torch.arange(12) % 3).tolist()
     assert torch.allclose(features, expected, atol=1e-5)
 

@@ -124,7 +124,7 @@ class _Pooled(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 1)
 
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
         return self.conv(images).mean((2, 3))
 
 
@@ -146,7 +146,7 @@ def test_relax_updates_the_memories_at_the_anchor_s_own_slot():
     term.criterion.loss = recording_loss
     images, indices = torch.randn(B, 3, 4, 4), torch.tensor([3, 17, 0, 199, 42, 8])
     generator = torch.Generator().manual_seed(1)
-    term.loss(StepInputs(images, backbone.forward_features(images), labels[indices], indices, generator))
+    term.loss(StepInputs(images, backbone.forward_pre_logits(images), labels[indices], indices, generator))
     positives = seen["slots"][:, 0]
     assert (labels[positives] == labels[indices]).all() and (positives != indices).any()
     expected_current = reference_update(term.criterion.memory_current, indices, seen["v1"], 0.5)

@@ -33,7 +33,7 @@ def test_cifar_stem_keeps_resolution():
     network = ResNet(18, stem="cifar")
     assert network.conv1.kernel_size == (3, 3) and network.conv1.stride == (1, 1)
     assert isinstance(network.maxpool, nn.Identity)
-    assert network.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 512)
+    assert network.forward_pre_logits(torch.randn(1, 3, 32, 32)).shape == (1, 512)
 
 
 def test_bad_depth_or_stem_is_refused():
@@ -52,11 +52,11 @@ def test_users_register_their_own_backbone():
             self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
             self.fc = nn.Linear(8, num_classes)
 
-        def forward_features(self, x):
+        def forward_pre_logits(self, x):
             return self.body(x)
 
         def forward(self, x):
-            return self.fc(self.forward_features(x))
+            return self.fc(self.forward_pre_logits(x))
 
     @BACKBONE_REGISTRY.register()
     def build_tiny_test_net(cfg):

@@ -121,7 +121,7 @@ def test_the_projector_trains_beside_ctcs_terms_and_stays_out_of_the_backbone():
     assert set(ctc.method_state_dict()["classifier_head"]) == HEAD_KEYS
     images = torch.randn(2, 3, 32, 32)
     ctc.eval()
-    assert torch.equal(ctc.classifying_network()(images), head(backbone.forward_features(images)))
+    assert torch.equal(ctc.classifying_network()(images), head(backbone.forward_pre_logits(images)))
 
 
 def test_an_unknown_head_is_named_before_training():

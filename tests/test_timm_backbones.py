@@ -69,7 +69,7 @@ def test_the_checkpoint_is_the_timm_networks_own(runs, name):
     with torch.no_grad():
         images = random_images()
         features = model.forward_head(model.eval().forward_features(images), pre_logits=True)
-        assert torch.equal(network.eval().forward_features(images), features)
+        assert torch.equal(network.eval().forward_pre_logits(images), features)
         assert torch.equal(network.fc(features), model(images))
 
 

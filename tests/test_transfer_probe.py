@@ -41,7 +41,7 @@ class Features(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(DIM)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x)
 
 

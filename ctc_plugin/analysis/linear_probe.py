@@ -116,7 +116,7 @@ def extract_features(
     """Pooled features of every sample, with the model in eval mode and its modes restored.
 
     Args:
-        model: a network with ``forward_features(images) -> (B, F)``; it stays on its device.
+        model: a network with ``forward_pre_logits(images) -> (B, F)``; it stays on its device.
         dataset: samples ``(image, label)``; images are tensors or what ``transform`` takes.
         transform: applied to every image (e.g. ``build_transform(style, False, size)``).
         batch_size, num_workers: of the loader.
@@ -134,7 +134,7 @@ def extract_features(
     model.eval()
     try:
         for images, targets in progress_of(loader, desc, enabled=progress):
-            out = model.forward_features(images.to(device, non_blocking=True))
+            out = model.forward_pre_logits(images.to(device, non_blocking=True))
             features.append(out.float().cpu())
             labels.append(torch.as_tensor(targets, dtype=torch.long))
     finally:

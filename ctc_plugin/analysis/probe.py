@@ -200,7 +200,7 @@ class TransferProbe:
         draw they are seeded with the draw's seed (a stochastic layer in the release's train mode).
 
         Args:
-            network: a backbone (``forward_features``, ``num_features``); it stays on its device.
+            network: a backbone (``forward_pre_logits``, ``num_features``); it stays on its device.
             transform: the images' transform (``targets.probe_transform``).
             device: where the classifiers train (default: the network's device).
             checkpoint: the file ``network`` was loaded from; with ``cache_dir`` its features are cached.

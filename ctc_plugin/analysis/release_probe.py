@@ -87,7 +87,7 @@ class ReleaseProbe:
 def _features_and_labels(network: nn.Module, loader: DataLoader, device: torch.device):
     features, labels = [], []
     for images, targets in loader:
-        features.append(network.forward_features(images.to(device)).float().cpu())
+        features.append(network.forward_pre_logits(images.to(device)).float().cpu())
         labels.append(torch.as_tensor(targets))
     return torch.cat(features), torch.cat(labels)
 
@@ -108,7 +108,7 @@ def release_probe_accuracy(
     """The best test top-1 (a fraction) over ``settings.epochs`` epochs of the release's probe.
 
     Args:
-        network: a backbone (``forward_features``, ``num_features``); a copy is probed, with a new classifier.
+        network: a backbone (``forward_pre_logits``, ``num_features``); a copy is probed, with a new classifier.
         train_set, test_set: the target's splits, samples ``(image, label)``.
         transform: the images' transform (the release: resize to 32, no augmentation).
         num_classes: the target's classes.
@@ -136,7 +136,7 @@ def release_probe_accuracy(
     for _ in progress_of(range(settings.epochs), desc, enabled=progress):
         probed.train()  # BatchNorm in train mode, as the release: batch statistics, running ones drift
         for images, labels in train:
-            logits = classifier(probed.forward_features(images.to(device)))
+            logits = classifier(probed.forward_pre_logits(images.to(device)))
             loss = nn.functional.cross_entropy(logits, torch.as_tensor(labels).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -21,14 +21,15 @@ class Backbone(Protocol):
 
     Attributes:
         num_features: width of the pooled features.
-        fc: the classifier, pooled features -> logits; ``forward(x) == fc(forward_features(x))``.
+        fc: the classifier, pooled features -> logits; ``forward(x) == fc(forward_pre_logits(x))``.
     """
 
     num_features: int
     fc: nn.Module
 
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, num_features) pooled penultimate features."""
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, num_features) pooled penultimate features: what timm calls pre-logits
+        (``forward_head(forward_features(x), pre_logits=True)``), not timm's unpooled ``forward_features``."""
 
 
 @BACKBONE_REGISTRY.register()
@@ -93,12 +94,12 @@ def build_backbone(cfg) -> nn.Module:
     except (ValueError, TypeError, KeyError, AttributeError) as e:  # a value the builder refuses
         raise UserError(f"backbone {name} cannot be built from cfg.MODEL: {first_line(e)}") from None
     if not isinstance(network, Backbone) or not isinstance(network.num_features, int):
-        lacking = [a for a in ("forward_features", "fc", "num_features") if not hasattr(network, a)] or [
+        lacking = [a for a in ("forward_pre_logits", "fc", "num_features") if not hasattr(network, a)] or [
             "an int num_features"
         ]
         raise UserError(
             f"backbone {name} built a {type(network).__name__} without {', '.join(lacking)}: a backbone needs "
-            "forward_features(images) -> (B, num_features), the classifier fc and num_features"
+            "forward_pre_logits(images) -> (B, num_features), the classifier fc and num_features"
         )
     return network
 
@@ -113,13 +114,13 @@ def check_takes_images(network: nn.Module, size: int, name: str) -> None:
     was_training = network.training
     try:
         with torch.no_grad():
-            features = network.eval().forward_features(torch.zeros(2, 3, size, size))
+            features = network.eval().forward_pre_logits(torch.zeros(2, 3, size, size))
     except (RuntimeError, AssertionError, ValueError) as e:
         raise UserError(f"backbone {name} cannot take {size}x{size} images (INPUT.SIZE): {first_line(e)}") from None
     finally:
         network.train(was_training)
     if tuple(features.shape) != (2, network.num_features):
         raise UserError(
-            f"backbone {name}: forward_features gave {tuple(features.shape)} for 2 images of {size}x{size}, "
+            f"backbone {name}: forward_pre_logits gave {tuple(features.shape)} for 2 images of {size}x{size}, "
             f"not (2, num_features {network.num_features})"
         )

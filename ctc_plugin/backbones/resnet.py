@@ -22,7 +22,7 @@ BLOCKS: Dict[int, tuple] = {
 
 
 class ResNet(tv_resnet.ResNet):
-    """torchvision's ResNet, plus ``forward_features`` and a CIFAR stem.
+    """torchvision's ResNet, plus ``forward_pre_logits`` and a CIFAR stem.
 
     Args:
         depth: 18, 34, 50 or 101.
@@ -51,11 +51,11 @@ class ResNet(tv_resnet.ResNet):
         """What a converter needs to rebuild this network: depth, stem, num_classes."""
         return {"depth": self.depth, "stem": self.stem, "num_classes": self.fc.out_features}
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled penultimate features, (B, num_features)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(self.avgpool(x), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
+        return self.fc(self.forward_pre_logits(x))

@@ -95,11 +95,11 @@ class CifarResNeXt(nn.Module):
         nn.init.kaiming_normal_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled features, (B, num_features)."""
         x = F.relu(self.bn_1(self.conv_1_3x3(x)), inplace=True)
         x = self.stage_3(self.stage_2(self.stage_1(x)))
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
+        return self.fc(self.forward_pre_logits(x))

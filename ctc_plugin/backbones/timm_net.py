@@ -4,7 +4,7 @@ The wrapper's state_dict is the timm network's own, key for key, so a pretrainin
 ``"model"`` loads into ``timm.create_model(name, num_classes=C)`` and every timm tool reads it.
 The pooled features of the backbone contract are timm's pre-logits
 (``forward_head(forward_features(x), pre_logits=True)``) and ``fc`` is timm's classifier
-(``get_classifier()``), so ``forward(x) == fc(forward_features(x))`` as for our ResNets.
+(``get_classifier()``), so ``forward(x) == fc(forward_pre_logits(x))`` as for our ResNets.
 
 timm is imported only when a network is built.
 """
@@ -46,7 +46,7 @@ class TimmBackbone(nn.Module):
         """timm's classifier: pre-logits -> logits."""
         return self.model.get_classifier()
 
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
         """(B, num_features) pre-logits: timm's pooled (and, where it has one, pre-logits-projected) features."""
         return self.model.forward_head(self.model.forward_features(images), pre_logits=True)
 

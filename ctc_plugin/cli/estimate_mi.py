@@ -50,7 +50,7 @@ FLAG_RULES = (
 class _Pixels(torch.nn.Module):
     """A "backbone" whose features are the flattened input: X for MINE via extract_features."""
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)
 
 

@@ -273,7 +273,7 @@ def verify_timm(
     network = source.network()
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(batch_size, 3, image_size, image_size, generator=generator)
-    features, logits = network.forward_features(images), network(images)
+    features, logits = network.forward_pre_logits(images), network(images)
     overlay = timm_overlay(path, name)
     differences: Dict[str, float] = {}
     if "num_classes" in overlay:

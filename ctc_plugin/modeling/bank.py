@@ -40,7 +40,7 @@ def fold_batch_norm(network: nn.Module) -> bool:
 
 
 class InferenceCopy(nn.Module):
-    """An eval-mode, no-grad copy of a network for the frozen bank's ``forward_features``.
+    """An eval-mode, no-grad copy of a network for the frozen bank's ``forward_pre_logits``.
 
     BatchNorm is folded into the convolutions. On a CPU, in float32 and without autocast, a
     torchvision ResNet also runs with its activations in oneDNN's blocked layout
@@ -70,7 +70,7 @@ class InferenceCopy(nn.Module):
         )
 
     @torch.no_grad()
-    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+    def forward_pre_logits(self, images: torch.Tensor) -> torch.Tensor:
         if self._use_blocked_layout(images):
-            return self.network.forward_features(images.to_mkldnn()).to_dense()
-        return self.network.forward_features(images)
+            return self.network.forward_pre_logits(images.to_mkldnn()).to_dense()
+        return self.network.forward_pre_logits(images)

@@ -32,7 +32,7 @@ def build_classifier_head(cfg, backbone: nn.Module) -> Optional[nn.Module]:
 
 
 class HeadOnFeatures(nn.Module):
-    """Images -> ``head(backbone.forward_features(images))``: the network a head classifies with.
+    """Images -> ``head(backbone.forward_pre_logits(images))``: the network a head classifies with.
 
     Evaluation runs it as it runs a backbone (``forward(images) -> logits``); it holds no
     parameters of its own.
@@ -45,4 +45,4 @@ class HeadOnFeatures(nn.Module):
         self.training = backbone.training  # the mode evaluation restores
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone.forward_features(images))
+        return self.head(self.backbone.forward_pre_logits(images))

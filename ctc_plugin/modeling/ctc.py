@@ -31,7 +31,7 @@ class CTC(nn.Module):
     (the IAS softmax needs the pre-update memory in its backward pass).
 
     Args:
-        backbone: a ``ctc_plugin.backbones.Backbone`` (``forward_features``, ``fc``, ``num_features``).
+        backbone: a ``ctc_plugin.backbones.Backbone`` (``forward_pre_logits``, ``fc``, ``num_features``).
         terms: the contrastive terms (each named once).
         classifier_head: pooled features -> logits for CE, in place of ``backbone.fc`` (which then
             takes no gradient, so neither the optimizer nor DistributedDataParallel waits for
@@ -111,7 +111,7 @@ class CTC(nn.Module):
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         labels, indices = labels.to(self.device, non_blocking=True), indices.to(self.device, non_blocking=True)
-        features = self.backbone.forward_features(images)  # B x D
+        features = self.backbone.forward_pre_logits(images)  # B x D
         losses = {"loss_cls": F.cross_entropy(self.logits(features), labels)}
         active = self.active_terms()
         if active:

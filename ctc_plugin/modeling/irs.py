@@ -187,7 +187,7 @@ class RevitalizationTerm(LossTerm):
         if not self._fast_bank or self._fast_bank[0][0] != made_from:
             memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
             self._fast_bank = [(made_from, InferenceCopy(self.bank, memory_format))]
-        return self._fast_bank[0][1].forward_features(images)
+        return self._fast_bank[0][1].forward_pre_logits(images)
 
     def loss(self, inputs: StepInputs) -> torch.Tensor:
         v1 = self.head(inputs.features)
