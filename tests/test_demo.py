@@ -22,6 +22,7 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     command = [sys.executable, os.path.join(REPO, "tools", "demo.py"), "--config-file"]  # what make demo runs
     command += [os.path.join(REPO, "configs", "studies", "tiny.yaml"), "OUTPUT_DIR", str(output)]
     command += ["PRETRAIN.DATASETS_ROOT", str(fashion), "FGVC.FASHION_ROOT", str(fashion)]
+    command += ["COMMITTED_STUDY", os.path.join("docs", "results", "confirmatory_study")]  # as demo.yaml
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     # Each step's progress reaches the terminal, not only its log file.
@@ -30,9 +31,14 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     assert any(line.startswith("demo: seed0_pretrain_ctc: Epoch 2: test top-1 ") for line in shown)
     assert any(line.startswith("demo: seed0_probe_ctc: ctc epoch 2 probe: ") and ", eta " in line for line in shown)
     assert "demo: seed0_convert_baseline_timm: ctc-convert " in result.stdout
+    # The last lines say where the committed study's primary comparison stands.
+    assert (
+        "its pre-registered primary comparison:\n- Transfer at the end, ctc_transfer minus baseline: " in result.stdout
+    )
 
     report = (output / "report.md").read_text()
-    for section in ("## Temporal transferability", "## Information plane", "## Detectron2", "## timm"):
+    for section in ("## Temporal transferability", "## Information plane", "## Detectron2", "## timm",
+                    "## Beside the committed study"):  # fmt: skip
         assert section in report
     for plot in ("temporal_transfer.png", "information_plane.png", "source_accuracy.png"):
         assert (output / plot).stat().st_size > 1000
@@ -53,7 +59,9 @@ def test_demo_pipeline_writes_the_report(tmp_path):
     assert "MODEL.WEIGHTS '' MODEL.RESNETS.DEPTH 18 MODEL.CTC.STEM imagenet" in step["command"]
     assert "ctc_detectron2.pkl" not in (output / "logs" / "seed0_detection_random.log").read_text()
     # One seed: every comparison shows its difference and judges nothing.
-    lines = [line for line in report.splitlines() if line.startswith("- ") and " minus " in line and "`" not in line]
+    before, beside = report.split("## Beside the committed study")
+    own = before + beside.split("\n## ", 1)[1]  # the committed study's lines are its own seeds'
+    lines = [line for line in own.splitlines() if line.startswith("- ") and " minus " in line and "`" not in line]
     assert any(line.startswith("- test top-1 (%), ctc weights minus random initialisation: ") for line in lines)
     assert all(line.endswith("by seed: not judged (1 seed; a test needs 3).") for line in lines)
     assert "1 seed, so no difference above is judged." in report

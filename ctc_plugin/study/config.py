@@ -48,6 +48,9 @@ def get_study_cfg() -> CN:
     ]
     # The arm every other arm is compared with, seed by seed; "" takes the first arm.
     cfg.REFERENCE_ARM = ""
+    # A committed study's folder (its findings.json), e.g. "docs/results/confirmatory_study": the report
+    # says where its primary comparison stands and sets this study's seeds beside the same seeds there.
+    cfg.COMMITTED_STUDY = ""
     cfg.DOWNSTREAM = CN()
     # Initialisations of the downstream runs: arm names (their converted pretrained networks) and
     # "random" (the same network, randomly initialised); empty: no downstream run.

@@ -10,6 +10,7 @@ arms were named) read the same way.
 import os
 from typing import Any, Dict, List, Mapping, Sequence
 
+from .committed import committed_section
 from .findings import study_findings
 from .findings_text import best_transfer_lines, finding_line, findings_section, noise_lines, plan_section, records_of
 from .inference import MIN_SEEDS_TO_JUDGE
@@ -79,6 +80,7 @@ def build_report(results: Dict[str, Any]) -> str:
         ]
     out += plan_section(findings, names)
     out += findings_section(findings)
+    out += committed_section(results.get("committed_study"), findings)
 
     out += ["## Arms", ""]
     settings = results.get("pretrain_settings", "")

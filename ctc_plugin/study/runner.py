@@ -24,6 +24,7 @@ from ..utils.io import atomic_write_json, atomic_write_text
 from ..utils.signals import preemption_signal
 from .cluster import ClusterOptions, submit_chains, wait_for
 from .collect import collect_results
+from .committed import read_committed_study, standing_line
 from .config import check_study_config, get_study_cfg, reference_arm
 from .endpoints import AnalysisPlan
 from .findings import write_findings
@@ -112,6 +113,7 @@ class Study:
         self.arms = check_study_config(self.cfg)
         self.out = os.path.abspath(self.cfg.OUTPUT_DIR)
         self.plan = recorded_plan(self.cfg, self.out)
+        self.committed = read_committed_study(self.cfg.COMMITTED_STUDY)
         self.tasks = [get_task(name) for name in self.cfg.DOWNSTREAM.TASKS] if self.cfg.DOWNSTREAM.INITS else []
         self.jobs, self.cluster = jobs, cluster
         cores = (cluster.cpus_per_task if cluster else None) or os.cpu_count() or 1
@@ -145,6 +147,7 @@ class Study:
             "tasks": {task.name: task.describe(prepared[task.name]) for task in self.tasks},
             "pretrain_settings": " ".join(self.cfg.PRETRAIN.OPTS) or "the configs as they are",
             "per_seed": per_seed,
+            "committed_study": self.committed,
             "steps": ledger,
             "total_seconds": sum(step["seconds"] for step in ledger),
             "wall_seconds": wall_seconds,
@@ -187,7 +190,10 @@ class Study:
                 self.write(prepared, elapsed(), final=True)
             logger.info("done: %.0f s of steps, %.0f s on the clock. Report: %s", self.runner.seconds, elapsed(),
                         os.path.join(self.out, "report.md"))  # fmt: skip
-            return self.results(prepared, elapsed())
+            results = self.results(prepared, elapsed())
+            if results["committed_study"]:
+                logger.info("%s", standing_line(results["committed_study"]))
+            return results
         jobs = submit_chains(steps, self.runner, self.cluster, self.command_factory, keep_final)
         if self.cluster.cluster == "local":
             try:
