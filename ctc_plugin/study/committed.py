@@ -68,7 +68,8 @@ def standing_line(committed: Mapping[str, Any]) -> str:
     where = f"The committed study `{committed['path']}` (seeds {seeds})"
     if primary is None:
         return f"{where} declares no primary comparison; its lines are exploratory."
-    return f"{where}, its pre-registered primary comparison:\n{finding_line(primary, _sentence_case(metric_name(primary['metric'])))}"
+    what = _sentence_case(metric_name(primary["metric"]))
+    return f"{where}, its pre-registered primary comparison:\n{finding_line(primary, what)}"
 
 
 def committed_section(committed: Optional[Mapping[str, Any]], findings: Mapping[str, Any]) -> List[str]:

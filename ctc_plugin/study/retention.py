@@ -8,12 +8,9 @@ the memories and the information bank); a study of 6 arms over 8 seeds would hol
 
 import logging
 import os
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..checkpoint import intermediate_checkpoints
-
-if TYPE_CHECKING:  # the graph's config imports this module's choices
-    from .graph import Step
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +20,12 @@ KEEP_CHOICES = ("all", "final")
 CHECKPOINT_READERS = ("temporal_transfer", "estimate_mi")
 
 
-def prune_checkpoints(steps: Sequence["Step"], finished: Iterable[str]) -> int:
+def prune_checkpoints(steps: Sequence[Any], finished: Iterable[str]) -> int:
     """Delete the intermediate checkpoints of every finished pretraining step whose readers all finished.
+
+    Args:
+        steps: the study's ``graph.Step``s (name, tool, output, needs); the graph's config imports
+            this module's choices, so the type is not imported here.
 
     Returns:
         The bytes freed.
