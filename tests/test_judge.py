@@ -9,8 +9,10 @@ import pytest
 from scipy import stats
 
 from ctc_plugin.study.endpoints import AnalysisPlan, final_transfer, late_fall, source_rise
+from ctc_plugin.study.findings import study_findings
+from ctc_plugin.study.findings_text import findings_section
 from ctc_plugin.study.inference import expected_maximum, holm, paired_test
-from ctc_plugin.study.judge import judge
+from ctc_plugin.study.judge import judge, verdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCHS = [3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 40]  # the trade-off study's probed checkpoints
@@ -152,6 +154,24 @@ def test_judge_marks_the_primary_and_adjusts_the_rest():
     # Two seeds: nothing judged.
     two = judge(_study({arm: {s: c[s] for s in (0, 1)} for arm, c in curves.items()}))
     assert two and not any(r["judged"] or r["significant"] for r in two)
+
+
+def test_a_study_with_planned_seeds_still_to_run_is_interim():
+    rng = np.random.default_rng(11)
+    offsets = rng.standard_normal(4) * 2.0
+    results = _study({"a": _curves(rng, offsets), "b": _curves(rng, offsets, shift=8.0)},
+                     plan=AnalysisPlan(primary_arm="b", registered=True))  # fmt: skip
+    results["planned_seeds"] = list(range(8))
+    (primary,) = [r for r in judge(results) if r["primary"]]
+    assert primary["significant"] and primary["interim"] and verdict(primary) == "larger so far (interim)"
+    findings = study_findings(results)
+    assert findings["interim"] and findings["planned_seeds"] == list(range(8))
+    section = "\n".join(findings_section(findings))
+    assert "**Interim: 4 of the 8 planned seeds have run.**" in section and "What holds so far: " in section
+    results["planned_seeds"] = [0, 1, 2, 3]  # every planned seed ran: the verdict is the study's
+    (primary,) = [r for r in judge(results) if r["primary"]]
+    assert not primary["interim"] and verdict(primary) == "larger"
+    assert "Interim" not in "\n".join(findings_section(study_findings(results)))
 
 
 def test_the_committed_trade_off_study_judged_again():

@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping
 
 from ..utils.io import atomic_write_json
 from .endpoints import late_epochs, window_description
-from .judge import analysis_plan, arm_names, family_size, judge, reference_name, total_epochs
+from .judge import analysis_plan, arm_names, family_size, is_interim, judge, reference_name, total_epochs
 from .noise import all_rows, curves_by_arm, noise_summary
 from .summary import source_curves
 
@@ -51,6 +51,8 @@ def study_findings(results: Mapping[str, Any]) -> Dict[str, Any]:
         "post_hoc": not plan.registered,
         "reference": reference_name(results),
         "seeds": sorted(per_seed),
+        "planned_seeds": sorted(int(s) for s in results.get("planned_seeds") or per_seed),
+        "interim": is_interim(results),
         "family_size": family_size(records),
         "windows": windows,
         "findings": records,

@@ -105,6 +105,14 @@ def plan_section(findings: Mapping[str, Any], names: Sequence[str]) -> List[str]
 def findings_section(findings: Mapping[str, Any]) -> List[str]:
     """The primary line first, then every exploratory line in one table."""
     out = ["## Findings", ""]
+    if findings.get("interim"):
+        ran, planned = len(findings["seeds"]), len(findings["planned_seeds"])
+        out += [
+            f"**Interim: {ran} of the {planned} planned seeds have run.** Every verdict below is provisional; the "
+            f"primary comparison is judged once all {planned} have run (a verdict taken at an earlier look, and "
+            "kept if it happened to hold, would raise its false-positive rate).",
+            "",
+        ]
     primary = [r for r in findings["findings"] if r["primary"]]
     if primary:
         what = metric_name(primary[0]["metric"])
@@ -125,7 +133,8 @@ def findings_section(findings: Mapping[str, Any]) -> List[str]:
         out += table(header, rows)
     shown = [r for r in findings["findings"] if r["significant"]]
     if shown:
-        out += ["What holds: " + "; ".join(short_text(r) for r in shown) + ".", ""]
+        holds = "What holds so far" if findings.get("interim") else "What holds"
+        out += [f"{holds}: " + "; ".join(short_text(r) for r in shown) + ".", ""]
     elif any(r["judged"] for r in findings["findings"]):
         out += ["No judged line shows a difference at this study's level.", ""]
     return out

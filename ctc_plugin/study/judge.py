@@ -148,7 +148,8 @@ def judge(results: Mapping[str, Any]) -> List[Dict[str, Any]]:
     Each record holds ``metric``, ``arm``, ``reference`` (None for a test within one arm), ``n``,
     ``seeds``, ``differences`` (seed -> value), ``mean``, ``sd``, ``ci`` ([low, high], 95%), ``p``,
     ``t``, ``p_adjusted`` (Holm over the exploratory lines; the primary's own p), ``significant``,
-    ``primary``, ``judged`` (False with fewer than three seeds) and ``seeds_agreeing``.
+    ``primary``, ``judged`` (False with fewer than three seeds), ``seeds_agreeing`` and ``interim``
+    (True while seeds the study planned have not run: every verdict is then provisional).
     """
     plan = analysis_plan(results)
     names, reference = arm_names(results), reference_name(results)
@@ -187,7 +188,14 @@ def judge(results: Mapping[str, Any]) -> List[Dict[str, Any]]:
         excludes_zero = record["ci"] is not None and (record["ci"][0] > 0 or record["ci"][1] < 0)
         record["significant"] = bool(excludes_zero and record["p_adjusted"] is not None
                                      and record["p_adjusted"] < plan.alpha)  # fmt: skip
+        record["interim"] = is_interim(results)
     return records
+
+
+def is_interim(results: Mapping[str, Any]) -> bool:
+    """Whether seeds the study planned (``planned_seeds``, recorded since it was) have not all run."""
+    planned = results.get("planned_seeds") or []
+    return not {int(s) for s in planned} <= {int(s) for s in results["per_seed"]}
 
 
 def verdict(record: Mapping[str, Any]) -> str:
@@ -201,9 +209,8 @@ def verdict(record: Mapping[str, Any]) -> str:
         words = ("rises", "falls") if record["significant"] else ("no change shown", "")
     else:
         words = ("larger", "smaller") if record["significant"] else ("no difference shown", "")
-    if not record["significant"]:
-        return words[0]
-    return words[0] if up else words[1]
+    shown = words[0] if not record["significant"] or up else words[1]
+    return f"{shown} so far (interim)" if record.get("interim") else shown
 
 
 def family_size(records: Sequence[Mapping[str, Any]]) -> int:

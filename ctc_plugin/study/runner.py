@@ -141,6 +141,7 @@ class Study:
             "jobs": self.jobs if self.cluster is None else f"cluster {self.cluster.cluster}",
             "analysis": self.plan.to_dict(),
             "seeds": sorted(per_seed),
+            "planned_seeds": sorted(self.cfg.SEEDS),
             "arms": [{"name": a.name, "config": a.config, "opts": list(a.opts)} for a in self.arms],
             "reference": reference_arm(self.cfg, self.arms),
             "inits": list(self.cfg.DOWNSTREAM.INITS),
