@@ -17,6 +17,15 @@ from ctc_plugin.study.steps import StepRunner
 from ctc_plugin.utils.errors import UserError
 
 
+@pytest.fixture
+def ctrl_c_interrupts():
+    """SIGINT raises KeyboardInterrupt here, as at a terminal: a shell's background job starts with SIGINT
+    ignored, and Python then installs no handler of its own."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _shell(events):
     """A command factory: each step is ``sh -c``, logging its start and end to ``events``."""
 
@@ -114,7 +123,7 @@ def test_a_failed_step_stops_what_needs_it_and_names_its_log(tmp_path):
     assert ledger["seed0_pretrain_a"] is False and all(v for k, v in ledger.items() if k != "seed0_pretrain_a")
 
 
-def test_an_interrupted_parallel_study_continues_where_it_stopped(tmp_path):
+def test_an_interrupted_parallel_study_continues_where_it_stopped(tmp_path, ctrl_c_interrupts):
     out, events = str(tmp_path / "s"), tmp_path / "events"
 
     def interrupt_when_two_run():
@@ -163,7 +172,9 @@ def test_only_final_networks_are_kept_once_their_readers_finished(tmp_path):
     assert os.listdir(run) == ["model_final.pth"]
 
 
-def test_a_step_whose_process_starts_as_the_study_is_interrupted_is_stopped_too(tmp_path, monkeypatch):
+def test_a_step_whose_process_starts_as_the_study_is_interrupted_is_stopped_too(
+    tmp_path, monkeypatch, ctrl_c_interrupts
+):
     """The interruption comes between a step's process starting and the runner holding it (a
     starved thread on a busy machine): stopping waits for it and stops it, rather than miss it."""
     started = threading.Event()
