@@ -47,6 +47,8 @@ def test_the_same_seed_of_the_same_arms_is_set_beside_the_committed_one():
     elsewhere = committed_section(committed, {"findings": [_record("ctc", "baseline", {0: 1.0})]})
     assert any("shares no arm pair and seed with it" in line for line in elsewhere)
     assert committed_section(None, mine) == []
+    assert "(seeds 10, 11, 2 of the 8 planned)" in standing_line({**committed, "planned_seeds": list(range(10, 18))})
+    assert "(seeds 10, 11)," in standing_line(committed)
 
 
 def test_a_missing_study_is_left_out_and_a_corrupt_one_refused(tmp_path, caplog):

@@ -45,6 +45,7 @@ def read_committed_study(path: str) -> Optional[Dict[str, Any]]:
         return {
             "path": path,
             "seeds": list(findings["seeds"]),
+            "planned_seeds": list(findings.get("planned_seeds") or findings["seeds"]),
             "plan": dict(findings["plan"]),
             "post_hoc": bool(findings["post_hoc"]),
             "findings": list(findings["findings"]),
@@ -65,7 +66,9 @@ def standing_line(committed: Mapping[str, Any]) -> str:
     """One sentence: the committed study's primary comparison and how it stands."""
     primary = primary_record(committed)
     seeds = ", ".join(map(str, committed["seeds"]))
-    where = f"The committed study `{committed['path']}` (seeds {seeds})"
+    planned = len(committed.get("planned_seeds") or committed["seeds"])
+    of_planned = f", {len(committed['seeds'])} of the {planned} planned" if planned > len(committed["seeds"]) else ""
+    where = f"The committed study `{committed['path']}` (seeds {seeds}{of_planned})"
     if primary is None:
         return f"{where} declares no primary comparison; its lines are exploratory."
     what = _sentence_case(metric_name(primary["metric"]))
