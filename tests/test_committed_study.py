@@ -38,12 +38,17 @@ def test_the_committed_confirmatory_study_is_read_from_any_folder(tmp_path, monk
 
 
 def test_the_same_seed_of_the_same_arms_is_set_beside_the_committed_one():
-    committed = _committed(_record("ctc", "baseline", {"10": 4.5, "11": 5.0}, primary=True))
-    mine = {"findings": [_record("ctc", "baseline", {11: 4.25}), _record("ctc", None, {11: -1.0}, metric="late_fall")]}
+    committed = _committed(
+        _record("ctc", "baseline", {"10": 4.5, "11": 5.0}, primary=True),
+        _record("ctc", None, {"10": 0.5, "11": 1.5}, metric="late_fall"),
+    )
+    mine = {"findings": [_record("ctc", "baseline", {11: 4.25}), _record("ctc", None, {11: -1.0}, metric="late_fall"),
+                         _record("ctc", None, {11: 2.0}, metric="source_rise")]}  # fmt: skip
     section = committed_section(committed, mine)
     assert section[0] == "## Beside the committed study"
     assert "| final_transfer | ctc minus baseline | 11 | +4.25 | +5.00 |" in section
-    assert len([line for line in section if line.startswith("| final_transfer")]) == 1  # tests within an arm: not set
+    assert "| late_fall | ctc | 11 | -1.00 | +1.50 |" in section  # an arm's own endpoint, beside its own
+    assert len([line for line in section if line.startswith("| ")]) == 3  # header and two rows: no source_rise there
     elsewhere = committed_section(committed, {"findings": [_record("ctc", "baseline", {0: 1.0})]})
     assert any("shares no arm pair and seed with it" in line for line in elsewhere)
     assert committed_section(None, mine) == []

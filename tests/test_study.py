@@ -130,6 +130,8 @@ def test_a_study_gives_the_same_numbers_serially_with_two_jobs_and_as_cluster_jo
         (["ARMS", "[{'NAME': 'a', 'CONFIG': 'x', 'OPTS': ['SEED']}]"], "OPTS must be a list of KEY VALUE pairs"),
         (["REFERENCE_ARM", "ctcc"], "REFERENCE_ARM 'ctcc' is not an arm; arms: ['baseline', 'ctc']"),
         (["ARMS", "[]"], "ARMS must be a non-empty list"),
+        (["ONLY_ARMS", "['ctcc']"], "ONLY_ARMS must name distinct arms (baseline, ctc), got ['ctcc']"),
+        (["ONLY_ARMS", "['ctc']"], "DOWNSTREAM.INITS must name arms (ctc) or random"),  # the baseline runs not
         (["ANALYSIS.PRIMARY.ARM", "ctcc"], "ANALYSIS.PRIMARY.ARM 'ctcc' is not an arm; arms: ['baseline', 'ctc']"),
         (["ANALYSIS.PRIMARY.ARM", "baseline"], "ANALYSIS.PRIMARY compares 'baseline' with itself"),
         (["ANALYSIS.PRIMARY.METRIC", "best_transfer"], "ANALYSIS.PRIMARY.METRIC must be one of ['final_transfer'"),

@@ -84,17 +84,18 @@ def committed_section(committed: Optional[Mapping[str, Any]], findings: Mapping[
     rows = []
     for record in findings["findings"]:
         other = theirs.get((record["metric"], record["arm"], record["reference"]))
-        if other is None or record["reference"] is None:
+        if other is None:
             continue
-        committed_differences = {str(seed): d for seed, d in other["differences"].items()}
-        for seed, difference in record["differences"].items():
-            if str(seed) in committed_differences:
-                subject = f"{record['arm']} minus {record['reference']}"
-                there = committed_differences[str(seed)]
-                rows.append((record["metric"], subject, str(seed), f"{difference:+.2f}", f"{there:+.2f}"))
+        # An arm's own endpoint (its late fall, its source rise), or its difference from the reference.
+        subject = record["arm"] if record["reference"] is None else f"{record['arm']} minus {record['reference']}"
+        committed_values = {str(seed): v for seed, v in other["differences"].items()}
+        for seed, value in record["differences"].items():
+            if str(seed) in committed_values:
+                there = committed_values[str(seed)]
+                rows.append((record["metric"], subject, str(seed), f"{value:+.2f}", f"{there:+.2f}"))
     if rows:
-        out += ["The same differences for the seeds both studies ran (same arms, same seed):", ""]
-        out += table(["metric", "difference", "seed", "this run", "committed study"], rows)
+        out += ["The same numbers for the seeds both studies ran (same arms, same seed):", ""]
+        out += table(["metric", "of", "seed", "this run", "committed study"], rows)
     elif findings["findings"]:
         out += [
             "This study shares no arm pair and seed with it: its numbers are not the committed study's to compare.",

@@ -3,7 +3,7 @@
 A study pretrains every arm once per seed, measures the temporal transferability and (optionally)
 the information plane of every arm, and runs the registered downstream tasks of
 ``DOWNSTREAM.TASKS`` from the initialisations that ``DOWNSTREAM.INITS`` names. Each task adds its
-own keys. The demo is the study of two arms, "baseline" and "ctc".
+own keys. The defaults are a study of two arms, "baseline" and "ctc", on Fashion-MNIST.
 """
 
 from dataclasses import dataclass
@@ -46,6 +46,8 @@ def get_study_cfg() -> CN:
         {"NAME": "baseline", "CONFIG": "configs/pretrain/fashion_mnist_r18_baseline.yaml", "OPTS": []},
         {"NAME": "ctc", "CONFIG": "configs/pretrain/fashion_mnist_r18_ctc.yaml", "OPTS": []},
     ]
+    # The names of the arms of ARMS that run, e.g. two arms of a larger study's config; empty: every arm.
+    cfg.ONLY_ARMS = []
     # The arm every other arm is compared with, seed by seed; "" takes the first arm.
     cfg.REFERENCE_ARM = ""
     # A committed study's folder (its findings.json), e.g. "docs/results/confirmatory_study": the report
@@ -111,10 +113,12 @@ def add_analysis_config(cfg: CN) -> CN:
 
 
 def study_arms(cfg: CN) -> List[Arm]:
-    """The arms of ``cfg.ARMS``, checked: each a mapping with a distinct NAME and a CONFIG.
+    """The arms of ``cfg.ARMS`` that run (``cfg.ONLY_ARMS``), checked: each a mapping with a distinct NAME
+    and a CONFIG.
 
     Raises:
-        UserError: an entry that is no mapping, lacks NAME or CONFIG, has another key, or repeats a name.
+        UserError: an entry that is no mapping, lacks NAME or CONFIG, has another key, or repeats a name;
+            an ONLY_ARMS name that is no arm.
     """
     arms = []
     if not isinstance(cfg.ARMS, (list, tuple)) or not cfg.ARMS:
@@ -136,7 +140,10 @@ def study_arms(cfg: CN) -> List[Arm]:
     names = [arm.name for arm in arms]
     if len(set(names)) != len(names):
         raise UserError(f"ARMS names must differ, got {names}")
-    return arms
+    only = list(cfg.ONLY_ARMS)
+    if not all(name in names for name in only) or len(set(only)) != len(only):
+        raise UserError(f"ONLY_ARMS must name distinct arms ({', '.join(names)}), got {only}")
+    return [arm for arm in arms if not only or arm.name in only]
 
 
 def reference_arm(cfg: CN, arms: List[Arm]) -> str:
