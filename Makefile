@@ -8,7 +8,8 @@ export HF_HUB_OFFLINE := 1
 setup:
 	@VENV=$(VENV) bash scripts/setup_env.sh
 
-# Pretrains a baseline and a CTC ResNet-18 on Fashion-MNIST (real data, offline, 2 CPU cores).
+# The confirmatory study's baseline and ctc_transfer on its seed 10, through the whole pipeline, on
+# Fashion-MNIST (real data, offline, 2 CPU cores).
 demo: setup
 	$(VENV)/bin/ctc-demo --jobs 2
 

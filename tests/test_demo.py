@@ -119,3 +119,33 @@ def test_every_committed_report_is_its_results_judged_again():
         assert build_report(results) == committed_report, folder
         with open(os.path.join(path, "findings.json")) as f:
             assert json.load(f)["findings"], folder
+
+
+def test_the_demo_runs_a_seed_of_the_confirmatory_study_as_it_ran(tmp_path):
+    """make demo (configs/studies/demo.yaml) runs the confirmatory study's primary comparison on one of its
+    seeds, each of those steps with the command the committed study ran, so their numbers can stand beside."""
+    from ctc_plugin.cli import COMMANDS
+    from ctc_plugin.cli.demo import DEMO_CONFIG
+    from ctc_plugin.study.runner import Study
+
+    out = str(tmp_path / "demo")
+    demo = Study(os.path.join(REPO, DEMO_CONFIG), ["OUTPUT_DIR", out], COMMANDS)
+    with open(os.path.join(REPO, demo.cfg.COMMITTED_STUDY, "results.json")) as f:
+        committed = json.load(f)
+    plan, declared = demo.plan.to_dict(), committed["analysis"]
+    arms = [declared["primary_reference"], declared["primary_arm"]]
+    assert [arm.name for arm in demo.arms] == arms == ["baseline", "ctc_transfer"]
+    keys = ("primary_arm", "primary_reference", "primary_metric", "final_checkpoints", "early_window", "alpha")
+    assert {key: plan[key] for key in keys} == {key: declared[key] for key in keys}
+    assert len(demo.cfg.SEEDS) == 1 and demo.cfg.SEEDS[0] in committed["seeds"]
+    prepared = {task.name: {"root": os.path.join(out, "datasets", task.name)} for task in demo.tasks}
+    prepared["fgvc"]["root"] = os.path.join(out, "datasets", "fashion_cub")  # where the fgvc task writes its set
+    shown = {step.name: demo.runner.shown(step) for step in demo.steps(prepared)}
+    ran = {step["name"]: step["command"] for step in committed["steps"] if step["name"] in shown}
+    kinds = {name.split("_")[1] for name in ran}
+    assert kinds == {"pretrain", "probe", "mine", "convert", "fgvc"} and len(ran) == 10
+    assert {name: shown[name] for name in ran} == ran
+    # Beyond them, the pipeline's other half: both networks and a random initialisation in Detectron2 and timm.
+    assert {name for name in shown if "detection" in name} == {
+        f"seed{demo.cfg.SEEDS[0]}_detection_{init}" for init in ("baseline", "ctc_transfer", "random")
+    }
