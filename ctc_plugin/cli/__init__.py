@@ -13,6 +13,6 @@ COMMANDS = {
     "temporal_transfer": "ctc-temporal-transfer",
     "estimate_mi": "ctc-estimate-mi",
     "study": "ctc-study",
-    "demo": "ctc-demo",  # the default study
+    "demo": "ctc-demo",  # ctc-study on configs/studies/demo.yaml
     "submit": "ctc-submit",
 }
